@@ -1,0 +1,309 @@
+package environ
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// RequestError reports an environ from which no request can be built; a
+// gateway answers it with 400 Bad Request.
+type RequestError struct {
+	Var    string // the variable at fault
+	Value  string // its value
+	Reason string // "missing" or "invalid"
+}
+
+func (e *RequestError) Error() string {
+	if e.Reason == "missing" {
+		return "environ: missing " + e.Var
+	}
+	return "environ: " + e.Reason + " " + e.Var + " " + strconv.Quote(e.Value)
+}
+
+// NewRequest builds the server-side request an http.Handler sees for env,
+// reading its body from body (nil: no body). See the package documentation
+// for the rules.
+func NewRequest(env Environ, body io.Reader) (*http.Request, error) {
+	method := env["REQUEST_METHOD"]
+	if method == "" {
+		return nil, &RequestError{Var: "REQUEST_METHOD", Reason: "missing"}
+	}
+	r := &http.Request{Method: method, Proto: "HTTP/1.0", ProtoMajor: 1, ProtoMinor: 0}
+	if p := env["SERVER_PROTOCOL"]; p != "" && !strings.EqualFold(p, "INCLUDED") {
+		major, minor, ok := http.ParseHTTPVersion(p)
+		if !ok {
+			return nil, &RequestError{Var: "SERVER_PROTOCOL", Value: p, Reason: "invalid"}
+		}
+		r.Proto, r.ProtoMajor, r.ProtoMinor = p, major, minor
+	}
+	length := int64(-1)
+	if cl := env["CONTENT_LENGTH"]; cl != "" {
+		n, ok := parseLength(cl)
+		if !ok {
+			return nil, &RequestError{Var: "CONTENT_LENGTH", Value: cl, Reason: "invalid"}
+		}
+		length = n
+	}
+	https := isOn(env["HTTPS"])
+	if https {
+		r.TLS = &tls.ConnectionState{HandshakeComplete: true}
+	}
+	r.Header = buildHeader(env, r, length)
+	setURL(env, r)
+	r.Host = host(env, https)
+	r.RemoteAddr = env["REMOTE_ADDR"]
+	if port := env["REMOTE_PORT"]; port != "" {
+		r.RemoteAddr = net.JoinHostPort(r.RemoteAddr, port)
+	}
+	setBody(r, body, length)
+	return r, nil
+}
+
+// parseLength accepts plain decimal digits only.
+func parseLength(s string) (int64, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+func setBody(r *http.Request, body io.Reader, length int64) {
+	switch {
+	case length == 0 || (length < 0 && body == nil):
+		r.ContentLength, r.Body = 0, http.NoBody
+	case length < 0:
+		r.ContentLength = -1
+		if rc, ok := body.(io.ReadCloser); ok {
+			r.Body = rc
+		} else {
+			r.Body = io.NopCloser(body)
+		}
+	default:
+		if body == nil {
+			body = http.NoBody
+		}
+		r.ContentLength = length
+		r.Body = &exactReader{r: body, n: length}
+	}
+}
+
+// exactReader reads exactly n bytes of r; a short r gives io.ErrUnexpectedEOF.
+type exactReader struct {
+	r io.Reader
+	n int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.n {
+		p = p[:e.n]
+	}
+	n, err := e.r.Read(p)
+	e.n -= int64(n)
+	if e.n > 0 && err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	} else if e.n == 0 && err == nil {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (e *exactReader) Close() error {
+	if c, ok := e.r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+func buildHeader(env Environ, r *http.Request, length int64) http.Header {
+	n := 0
+	for k := range env {
+		if strings.HasPrefix(k, "HTTP_") {
+			n++
+		}
+	}
+	h := make(http.Header, n+2)
+	vals := make([]string, 0, n+2)
+	add := func(k, v string) {
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	for k, v := range env {
+		if !strings.HasPrefix(k, "HTTP_") {
+			continue
+		}
+		switch k {
+		case "HTTP_HOST", "HTTP_CONTENT_LENGTH":
+			continue
+		case "HTTP_CONTENT_TYPE":
+			if env["CONTENT_TYPE"] != "" {
+				continue
+			}
+		case "HTTP_TRANSFER_ENCODING":
+			if strings.EqualFold(strings.TrimSpace(v), "chunked") {
+				r.TransferEncoding = []string{"chunked"}
+				continue
+			}
+		}
+		add(headerName(k), v)
+	}
+	if ct := env["CONTENT_TYPE"]; ct != "" {
+		add("Content-Type", ct)
+	}
+	if length >= 0 {
+		add("Content-Length", env["CONTENT_LENGTH"])
+	}
+	return h
+}
+
+// headerName turns HTTP_X_FOO into X-Foo.
+func headerName(k string) string {
+	if c, ok := commonHeader[k]; ok {
+		return c
+	}
+	return textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(k[len("HTTP_"):], "_", "-"))
+}
+
+var commonHeader = func() map[string]string {
+	m := make(map[string]string)
+	for _, c := range []string{
+		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Authorization",
+		"Cache-Control", "Connection", "Cookie", "Dnt", "If-Modified-Since", "If-None-Match",
+		"If-Match", "If-Range", "If-Unmodified-Since", "Origin", "Pragma", "Priority", "Range",
+		"Referer", "Sec-Ch-Ua", "Sec-Ch-Ua-Mobile", "Sec-Ch-Ua-Platform", "Sec-Fetch-Dest",
+		"Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-User", "Te", "Upgrade",
+		"Upgrade-Insecure-Requests", "User-Agent", "Via", "X-Forwarded-For",
+		"X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "X-Requested-With", "Forwarded",
+		"Keep-Alive", "Content-Encoding", "Expect",
+	} {
+		m["HTTP_"+strings.ReplaceAll(strings.ToUpper(c), "-", "_")] = c
+	}
+	return m
+}()
+
+// setURL fills r.URL and r.RequestURI from REQUEST_URI, parsed as
+// net/http.Server parses a request target, or, when it is absent or does not
+// parse, from SCRIPT_NAME, PATH_INFO and QUERY_STRING.
+func setURL(env Environ, r *http.Request) {
+	if raw := env["REQUEST_URI"]; raw != "" {
+		r.RequestURI = raw
+		target := raw
+		authority := r.Method == "CONNECT" && !strings.HasPrefix(raw, "/")
+		if authority {
+			target = "http://" + raw
+		}
+		if u, err := url.ParseRequestURI(target); err == nil {
+			if authority {
+				u.Scheme = ""
+			}
+			r.URL = u
+			return
+		}
+	}
+	p := env["SCRIPT_NAME"] + env["PATH_INFO"]
+	r.URL = &url.URL{Path: p, RawQuery: env["QUERY_STRING"]}
+	uri := r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		uri += "?" + r.URL.RawQuery
+	}
+	if r.RequestURI == "" {
+		r.RequestURI = uri
+	}
+}
+
+// host is HTTP_HOST, else SERVER_NAME with SERVER_PORT unless it is the
+// scheme's default.
+func host(env Environ, https bool) string {
+	if h := env["HTTP_HOST"]; h != "" {
+		return h
+	}
+	name, port := env["SERVER_NAME"], env["SERVER_PORT"]
+	if strings.IndexByte(name, ':') >= 0 && !strings.HasPrefix(name, "[") {
+		name = "[" + name + "]"
+	}
+	def := "80"
+	if https {
+		def = "443"
+	}
+	if port == "" || port == def {
+		return name
+	}
+	return name + ":" + port
+}
+
+// FromRequest returns the CGI variables of r: those a web server would pass
+// for it (RFC 3875), with SCRIPT_NAME "" and PATH_INFO the decoded path.
+func FromRequest(r *http.Request) Environ {
+	env := make(Environ, len(r.Header)+16)
+	env["GATEWAY_INTERFACE"] = "CGI/1.1"
+	env["SERVER_PROTOCOL"] = r.Proto
+	env["REQUEST_METHOD"] = r.Method
+	env["SCRIPT_NAME"] = ""
+	env["PATH_INFO"] = r.URL.Path
+	env["QUERY_STRING"] = r.URL.RawQuery
+	env["REQUEST_URI"] = r.RequestURI
+	if r.RequestURI == "" {
+		env["REQUEST_URI"] = r.URL.RequestURI()
+	}
+	defPort := "80"
+	if r.TLS != nil {
+		env["HTTPS"] = "on"
+		defPort = "443"
+	}
+	name, port := splitHostPort(r.Host)
+	if name == "" {
+		if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+			name, port = splitHostPort(a.String())
+		}
+	}
+	if port == "" {
+		port = defPort
+	}
+	env["SERVER_NAME"], env["SERVER_PORT"] = name, port
+	if r.Host != "" {
+		env["HTTP_HOST"] = r.Host
+	}
+	addr, rport := splitHostPort(r.RemoteAddr)
+	env["REMOTE_ADDR"] = addr
+	if rport != "" {
+		env["REMOTE_PORT"] = rport
+	}
+	for k, vs := range r.Header {
+		v := strings.Join(vs, ", ")
+		switch textproto.CanonicalMIMEHeaderKey(k) {
+		case "Content-Type":
+			env["CONTENT_TYPE"] = v
+		case "Content-Length":
+			env["CONTENT_LENGTH"] = v
+		case "Host":
+		default:
+			env["HTTP_"+strings.ReplaceAll(strings.ToUpper(k), "-", "_")] = v
+		}
+	}
+	if len(r.TransferEncoding) > 0 {
+		env["HTTP_TRANSFER_ENCODING"] = strings.Join(r.TransferEncoding, ", ")
+	}
+	return env
+}
+
+// splitHostPort splits "host:port", "[v6]:port", "[v6]" or a bare host.
+func splitHostPort(s string) (host, port string) {
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		return h, p
+	}
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		return s[1 : len(s)-1], ""
+	}
+	return s, ""
+}
