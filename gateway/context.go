@@ -1,0 +1,73 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/cgiref/cgiref/environ"
+)
+
+// Flags describe the server a request runs under, as wsgi.multithread,
+// wsgi.multiprocess, wsgi.run_once and wsgi.url_scheme do.
+type Flags struct {
+	Multithread, Multiprocess, RunOnce bool
+	Scheme                             string // "http" or "https"
+}
+
+// requestInfo is what a gateway attaches to each request's context.
+type requestInfo struct {
+	env    environ.Environ
+	errors io.Writer
+	flags  Flags
+}
+
+type contextKey struct{}
+
+// NewContext returns a copy of parent that carries a request's environ,
+// error stream and flags, for servers that run apps without Handler (such
+// as package simple) but want Environ, Errors and RequestFlags to answer as
+// they do under a gateway.
+func NewContext(parent context.Context, env environ.Environ, errors io.Writer, flags Flags) context.Context {
+	return context.WithValue(parent, contextKey{}, &requestInfo{env: env, errors: errors, flags: flags})
+}
+
+func info(r *http.Request) *requestInfo {
+	if r == nil {
+		return nil
+	}
+	ri, _ := r.Context().Value(contextKey{}).(*requestInfo)
+	return ri
+}
+
+// Environ returns the environ the request was built from, or nil outside a
+// gateway.
+func Environ(r *http.Request) environ.Environ {
+	if ri := info(r); ri != nil {
+		return ri.env
+	}
+	return nil
+}
+
+// Errors returns the request's error stream (wsgi.errors): the web server's
+// error log under CGI and FastCGI. Outside a gateway it is io.Discard, so
+// that writing to it is always safe.
+func Errors(r *http.Request) io.Writer {
+	if ri := info(r); ri != nil && ri.errors != nil {
+		return ri.errors
+	}
+	return io.Discard
+}
+
+// RequestFlags returns the flags of the server the request runs under. Outside
+// a gateway only Scheme is set, from r.TLS.
+func RequestFlags(r *http.Request) Flags {
+	if ri := info(r); ri != nil {
+		return ri.flags
+	}
+	f := Flags{Scheme: "http"}
+	if r != nil && r.TLS != nil {
+		f.Scheme = "https"
+	}
+	return f
+}

@@ -1,0 +1,139 @@
+// Package gateway is cgiref's core: it runs one request of an ordinary
+// net/http Handler from a CGI-like environ plus stdin, stdout and stderr, and
+// writes the answer either as a CGI gateway (a "Status:" header first) or as
+// an origin server (an HTTP status line, Date and Server).
+//
+// It is the Go counterpart of Python's wsgiref.handlers: Handler plays
+// BaseHandler, NewBaseCGI builds a BaseCGIHandler and NewSimple a
+// SimpleHandler. Every protocol front end of cgiref (cgi, iis, fcgi, scgi)
+// only produces an environ and three streams and calls Run.
+//
+// An app cannot tell whether it runs under net/http.Server or under a
+// gateway, except through Environ, Errors and RequestFlags.
+package gateway
+
+import (
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/cgiref/cgiref/environ"
+	"github.com/cgiref/cgiref/headers"
+)
+
+// defaultSpoolMemory is how much of an unread request body is kept in memory
+// before the rest goes to a temporary file.
+const defaultSpoolMemory = 1 << 20
+
+// Handler runs one request through an http.Handler. Create it with
+// NewBaseCGI or NewSimple (or fill in the fields), then call Run once.
+type Handler struct {
+	Stdin   io.Reader // the request body; nil means no body
+	Stdout  io.Writer // where the answer goes
+	Stderr  io.Writer // the request's error stream (Errors); nil discards
+	Environ environ.Environ
+
+	// Multithread, Multiprocess and RunOnce describe the server to the app
+	// (RequestFlags), as wsgi.multithread, wsgi.multiprocess and
+	// wsgi.run_once do.
+	Multithread, Multiprocess, RunOnce bool
+
+	// OriginServer writes an HTTP status line plus Date and Server instead
+	// of a CGI Status header.
+	OriginServer bool
+	// HTTPVersion is the origin server's response version; "" means "1.0".
+	HTTPVersion string
+	// ServerSoftware is sent as the Server field in origin mode, and added
+	// as SERVER_SOFTWARE to the environ when it has none.
+	ServerSoftware string
+
+	ErrorStatus    int             // status of the error answer; 0 means 500
+	ErrorHeaders   []headers.Field // fields of the error answer; nil means Content-Type: text/plain
+	ErrorBody      []byte          // body of the error answer; nil means wsgiref's default sentence
+	TracebackLimit int             // panic stack frames logged to Stderr; 0: all, negative: none
+
+	// Context is the parent of the request's context; nil means
+	// context.Background. A front end cancels it when the client goes away,
+	// and may carry values of its own for the app.
+	Context context.Context
+	// SpoolMemory is how much of an unread request body is held in memory
+	// before the rest is spooled to a temporary file; 0 means 1 MiB.
+	SpoolMemory int64
+}
+
+// NewBaseCGI returns a Handler that answers as a CGI gateway (a Status
+// header first), for front ends such as FastCGI and SCGI: Multithread true,
+// Multiprocess and RunOnce false.
+func NewBaseCGI(stdin io.Reader, stdout, stderr io.Writer, env environ.Environ) *Handler {
+	return &Handler{Stdin: stdin, Stdout: stdout, Stderr: stderr, Environ: env, Multithread: true}
+}
+
+// NewSimple returns a Handler that answers as an HTTP/1.0 origin server (a
+// status line, Date and Server): Multithread true, Multiprocess and RunOnce
+// false.
+func NewSimple(stdin io.Reader, stdout, stderr io.Writer, env environ.Environ) *Handler {
+	h := NewBaseCGI(stdin, stdout, stderr, env)
+	h.OriginServer = true
+	return h
+}
+
+// Run serves one request: it builds an *http.Request from the environ and
+// Stdin, calls app, and writes the answer to Stdout.
+//
+// Run returns nil when a complete answer went out, the app's or the error
+// page; it returns an error when the answer was cut short or could not be
+// written (a client gone, a panic after the answer began, or
+// http.ErrAbortHandler).
+func (h *Handler) Run(app http.Handler) error {
+	if app == nil {
+		app = http.DefaultServeMux
+	}
+	env := h.environ()
+	errs := h.Stderr
+	if errs == nil {
+		errs = io.Discard
+	}
+	out := &output{w: h.Stdout}
+	body := newSpool(h.Stdin, h.SpoolMemory)
+	defer body.Close()
+
+	req, err := environ.NewRequest(env, body.reader())
+	if err != nil {
+		return h.badRequest(out, errs, env, err)
+	}
+	body.limit(req.ContentLength)
+
+	parent := h.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	flags := Flags{Multithread: h.Multithread, Multiprocess: h.Multiprocess, RunOnce: h.RunOnce, Scheme: environ.GuessScheme(env)}
+	ctx, cancel := context.WithCancel(NewContext(parent, env, errs, flags))
+	defer cancel()
+	req = req.WithContext(ctx)
+
+	rw := newResponse(h, req, out, body, errs)
+	defer rw.release()
+	return rw.serve(app)
+}
+
+// environ returns the environ the app sees: the front end's, plus
+// SERVER_SOFTWARE for an origin server that has a ServerSoftware.
+func (h *Handler) environ() environ.Environ {
+	env := h.Environ
+	if env == nil {
+		env = environ.Environ{}
+	}
+	if !h.OriginServer || h.ServerSoftware == "" {
+		return env
+	}
+	if _, ok := env["SERVER_SOFTWARE"]; ok {
+		return env
+	}
+	withSoftware := make(environ.Environ, len(env)+1)
+	for k, v := range env {
+		withSoftware[k] = v
+	}
+	withSoftware["SERVER_SOFTWARE"] = h.ServerSoftware
+	return withSoftware
+}

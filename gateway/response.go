@@ -1,0 +1,254 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+// bufferSize is how much body the response holds before it commits its
+// header: an app that writes less and returns gets an exact Content-Length.
+const bufferSize = 4096
+
+var (
+	errAfterReturn = errors.New("gateway: Write after the handler returned")
+	bufPool        = sync.Pool{New: func() any { b := make([]byte, 0, 2*bufferSize); return &b }}
+)
+
+// response is the http.ResponseWriter the app sees. Its methods are safe for
+// concurrent use; after the handler returns they only report an error.
+type response struct {
+	mu   sync.Mutex
+	h    *Handler
+	req  *http.Request
+	out  *output
+	body *spool
+	errs io.Writer
+
+	header    http.Header
+	status    int   // 0 until WriteHeader (or the first Write)
+	declared  int64 // the Content-Length the app set; -1 when none
+	written   int64 // body bytes the app wrote
+	buf       *[]byte
+	committed bool  // the header went out
+	done      bool  // the handler returned
+	failed    error // an app error answered with the error page
+	reported  bool  // a stdout error was logged
+	isHead    bool
+}
+
+func newResponse(h *Handler, req *http.Request, out *output, body *spool, errs io.Writer) *response {
+	return &response{
+		h: h, req: req, out: out, body: body, errs: errs,
+		header:   make(http.Header),
+		declared: -1,
+		buf:      bufPool.Get().(*[]byte),
+		isHead:   req.Method == http.MethodHead,
+	}
+}
+
+// release returns the response's buffer; later calls fail with errAfterReturn.
+func (w *response) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+	if w.buf != nil {
+		*w.buf = (*w.buf)[:0]
+		bufPool.Put(w.buf)
+		w.buf = nil
+	}
+}
+
+// Header returns the header map the answer is written from.
+func (w *response) Header() http.Header { return w.header }
+
+// WriteHeader sets the status. 1xx codes other than 101 are interim answers,
+// which a gateway does not send; later calls are logged and ignored.
+func (w *response) WriteHeader(code int) {
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("gateway: invalid WriteHeader code %v", code))
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writeHeader(code)
+}
+
+func (w *response) writeHeader(code int) {
+	if w.done || w.failed != nil {
+		return
+	}
+	if w.status != 0 {
+		w.logf("gateway: superfluous WriteHeader(%d) for %s %s", code, w.req.Method, w.req.URL.Path)
+		return
+	}
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		return
+	}
+	w.status = code
+	if cl := w.header.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			w.declared = n
+		}
+	}
+}
+
+// Write writes body bytes: buffered until the header commits, then straight
+// to the front end's stdout.
+func (w *response) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.write(p)
+}
+
+// WriteString is Write for a string, as io.StringWriter.
+func (w *response) WriteString(s string) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.checkWrite(len(s)); err != nil {
+		return 0, err
+	}
+	if !w.committed && len(*w.buf)+len(s) <= bufferSize {
+		*w.buf = append(*w.buf, s...)
+		return len(s), nil
+	}
+	return w.writeChecked([]byte(s))
+}
+
+// checkWrite does the checks every body write shares and counts the bytes.
+func (w *response) checkWrite(n int) error {
+	if w.done {
+		return errAfterReturn
+	}
+	if w.failed != nil {
+		return w.failed
+	}
+	if w.status == 0 {
+		w.writeHeader(http.StatusOK)
+	}
+	if !bodyAllowed(w.status) {
+		return http.ErrBodyNotAllowed
+	}
+	if w.declared >= 0 && w.written+int64(n) > w.declared {
+		return http.ErrContentLength
+	}
+	w.written += int64(n)
+	return nil
+}
+
+func (w *response) write(p []byte) (int, error) {
+	if err := w.checkWrite(len(p)); err != nil {
+		return 0, err
+	}
+	return w.writeChecked(p)
+}
+
+// writeChecked writes body bytes that passed checkWrite.
+func (w *response) writeChecked(p []byte) (int, error) {
+	if !w.committed {
+		if len(*w.buf)+len(p) <= bufferSize {
+			*w.buf = append(*w.buf, p...)
+			return len(p), nil
+		}
+		if err := w.commit(false, p); err != nil {
+			return 0, err
+		}
+	}
+	if w.isHead {
+		return len(p), nil
+	}
+	n, err := w.out.Write(p)
+	if err != nil {
+		return n, w.writeFailed(err)
+	}
+	return n, nil
+}
+
+// Flush sends the header and whatever body is buffered, as http.Flusher.
+func (w *response) Flush() { _ = w.FlushError() }
+
+// FlushError is Flush reporting the error, as http.ResponseController uses it.
+func (w *response) FlushError() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return errAfterReturn
+	}
+	if w.failed != nil {
+		return w.failed
+	}
+	if w.status == 0 {
+		w.writeHeader(http.StatusOK)
+	}
+	if !w.committed {
+		if err := w.commit(false, nil); err != nil {
+			return err
+		}
+	}
+	return w.out.flush()
+}
+
+// ReadFrom copies src into the body, as io.ReaderFrom.
+func (w *response) ReadFrom(src io.Reader) (int64, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := (*bp)[:cap(*bp)]
+	var total int64
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
+// finish completes the answer after the handler returned normally.
+func (w *response) finish() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failed != nil {
+		return w.out.flush()
+	}
+	if w.status == 0 {
+		w.writeHeader(http.StatusOK)
+	}
+	if !w.committed {
+		if err := w.commit(true, nil); err != nil {
+			return w.out.flush()
+		}
+	}
+	if err := w.out.flush(); err != nil {
+		return w.writeFailed(err)
+	}
+	return nil
+}
+
+// writeFailed logs a stdout error unless the client is simply gone.
+func (w *response) writeFailed(err error) error {
+	if !IsClientGone(err) && !w.reported {
+		w.reported = true
+		w.logf("gateway: writing the answer to %s %s: %v", w.req.Method, w.req.URL.Path, err)
+	}
+	return err
+}
+
+func (w *response) logf(format string, args ...any) {
+	fmt.Fprintf(w.errs, format+"\n", args...)
+}
+
+// bodyAllowed reports whether a status may have a body (not 1xx, 204, 304).
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}

@@ -1,0 +1,102 @@
+package gateway
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/cgiref/cgiref/environ"
+	"github.com/cgiref/cgiref/headers"
+)
+
+// serve calls the app and completes the answer.
+func (w *response) serve(app http.Handler) error {
+	if p, stack := call(app, w, w.req); p != nil {
+		return w.panicked(p, stack)
+	}
+	return w.finish()
+}
+
+// call runs the app and returns what it panicked with, and the stack of the
+// panic (nil for http.ErrAbortHandler).
+func call(app http.Handler, w http.ResponseWriter, r *http.Request) (p any, stack []byte) {
+	defer func() {
+		if p = recover(); p != nil && p != http.ErrAbortHandler {
+			stack = debug.Stack()
+		}
+	}()
+	app.ServeHTTP(w, r)
+	return nil, nil
+}
+
+// panicked handles an app that panicked with p: before the commit the error
+// answer goes out; after it the output stops. http.ErrAbortHandler is not
+// logged and leaves the output as it is.
+func (w *response) panicked(p any, stack []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p == http.ErrAbortHandler {
+		if w.committed && w.failed == nil {
+			_ = w.out.flush()
+		}
+		return http.ErrAbortHandler
+	}
+	w.logPanic(p, stack)
+	if w.failed != nil {
+		return nil
+	}
+	if !w.committed {
+		w.failed = fmt.Errorf("gateway: app panicked: %v", p)
+		w.writeErrorAnswer()
+		return w.out.err
+	}
+	_ = w.out.flush()
+	return fmt.Errorf("gateway: app panicked after its answer began: %v", p)
+}
+
+// logPanic writes the panic value and up to TracebackLimit stack frames,
+// innermost first, to the error stream.
+func (w *response) logPanic(p any, stack []byte) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "gateway: panic serving %s %s: %v\n", w.req.Method, w.req.URL.RequestURI(), p)
+	if w.h.TracebackLimit >= 0 {
+		b.Write(trimStack(stack, w.h.TracebackLimit))
+	}
+	_, _ = w.errs.Write(b.Bytes())
+}
+
+// trimStack returns a debug.Stack dump without the frames of the recovery
+// itself (everything up to and including the panic call), limited to limit
+// frames (0: all).
+func trimStack(stack []byte, limit int) []byte {
+	lines := bytes.SplitAfter(stack, []byte("\n"))
+	if len(lines) == 0 {
+		return nil
+	}
+	head, frames := lines[0], lines[1:]
+	for i := 0; i+1 < len(frames); i += 2 {
+		if bytes.HasPrefix(frames[i], []byte("panic(")) {
+			frames = frames[i+2:]
+			break
+		}
+	}
+	if limit > 0 && len(frames) > 2*limit {
+		frames = frames[:2*limit]
+	}
+	return bytes.Join(append([][]byte{head}, frames...), nil)
+}
+
+// badRequest answers a request the gateway could not build: 400, a short
+// plain-text body, and the reason on the error stream. The app is not called.
+func (h *Handler) badRequest(out *output, errs io.Writer, env environ.Environ, reason error) error {
+	fmt.Fprintf(errs, "gateway: bad request: %v\n", reason)
+	hdrs := []headers.Field{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}}
+	head := env["REQUEST_METHOD"] == http.MethodHead
+	err := h.writeFixed(out, head, http.StatusBadRequest, hdrs, []byte("400 Bad Request\n"))
+	if err != nil && !IsClientGone(err) {
+		fmt.Fprintf(errs, "gateway: writing the 400 answer: %v\n", err)
+	}
+	return err
+}
