@@ -1,0 +1,433 @@
+#!/usr/bin/env bash
+# bench.sh: throughput of cgiref's FastCGI and SCGI front ends behind nginx,
+# side by side with the standard library's net/http/fcgi, a C responder on
+# libfcgi, and nginx answering by itself (the ceiling). wrk drives every
+# configuration in the same run, against the same hello-world handler
+# (scripts/bench/internal/hello), and the script prints requests/s and the
+# ratios between them.
+#
+# Configurations (nginx in front of each; client -> nginx over HTTP/1.1 with
+# keep-alive):
+#   nginx-return     nginx `return 200 "Hello world!\n"`: the ceiling
+#   cgiref-fcgi-ka   cgiref fcgi.Serve,    upstream keepalive 32, fastcgi_keep_conn on
+#   stdlib-fcgi-ka   net/http/fcgi.Serve,  upstream keepalive 32, fastcgi_keep_conn on
+#   cgiref-fcgi      cgiref fcgi.Serve,    plain fastcgi_pass (a connection per request)
+#   stdlib-fcgi      net/http/fcgi.Serve,  plain fastcgi_pass
+#   libfcgi          C, FCGX_Accept_r loop (one connection at a time), plain fastcgi_pass
+#   cgiref-scgi      cgiref scgi.Serve,    scgi_pass (SCGI has a connection per request)
+#
+# Method, and why:
+#   - Everything listens on 127.0.0.1, on ports found free at start.
+#   - nginx runs with worker_processes 1 (daemon off, access_log off): the
+#     machine this was written for has 2 cores shared by wrk, nginx and the
+#     backend, and one worker keeps nginx's share the same in every
+#     configuration, the ceiling included. Keep-alive request limits are
+#     raised so that neither side recycles connections mid-run.
+#   - The Go backends run with the default GOMAXPROCS (the number of usable
+#     cores): that is what a deployment gets, and net/http/fcgi and cgiref
+#     are treated alike. GOMAXPROCS is removed from their environment.
+#   - Only one backend runs at a time: each configuration starts its own
+#     backend process, checks with curl that the answer is exactly
+#     "Hello world!\n" with status 200 (the run fails otherwise), warms up,
+#     measures, then stops the backend.
+#   - wrk is bounded by -d (and by timeout(1) as a safeguard); its socket
+#     errors and non-2xx answers are printed next to the rate.
+#   - With BENCH_ROUNDS > 1 the configurations run interleaved, round after
+#     round, and the table shows the median rate.
+#
+# Environment:
+#   BENCH_DURATION  wrk duration per measurement (N, Ns or Nm)   default 10s
+#   BENCH_CONNS     wrk connections                              default 32
+#   BENCH_THREADS   wrk threads                                  default 2
+#   BENCH_WARMUP    wrk warm-up before each measurement, 0: none default 2s
+#   BENCH_ROUNDS    measurements per configuration (median)      default 1
+#   BENCH_ONLY      extended regexp: run only matching configurations
+#   BENCH_PROFILE   a directory: the cgiref backends write CPU profiles there
+#                   (CONFIG.pprof, last round) and the script prints
+#                   `go tool pprof -top` for each. Profiling costs a few
+#                   percent of throughput.
+#   NGINX           the nginx binary                             default: from PATH or /usr/sbin
+#
+# Missing tools (nginx, wrk, gcc, curl, libfcgi-dev) are installed with
+# apt-get; Go must already be installed.
+set -euo pipefail
+
+DURATION=${BENCH_DURATION:-10s}
+CONNS=${BENCH_CONNS:-32}
+THREADS=${BENCH_THREADS:-2}
+WARMUP=${BENCH_WARMUP:-2s}
+ROUNDS=${BENCH_ROUNDS:-1}
+ONLY=${BENCH_ONLY:-}
+PROFILE=${BENCH_PROFILE:-}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+die() {
+	echo "bench.sh: $*" >&2
+	exit 1
+}
+
+# seconds DURATION: the wrk duration in whole seconds.
+seconds() {
+	case $1 in
+	*[!0-9smh]* | "") die "bad duration $1 (want N, Ns, Nm or Nh)" ;;
+	*h) echo $((${1%h} * 3600)) ;;
+	*m) echo $((${1%m} * 60)) ;;
+	*s) echo "${1%s}" ;;
+	*) echo "$1" ;;
+	esac
+}
+[[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONNS must be a positive integer"
+[[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "BENCH_THREADS must be a positive integer"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
+((THREADS <= CONNS)) || die "BENCH_THREADS must not exceed BENCH_CONNS"
+dur_s=$(seconds "$DURATION")
+warm_s=$(seconds "$WARMUP")
+((dur_s > 0)) || die "BENCH_DURATION must be positive"
+if [[ -n $PROFILE ]]; then
+	mkdir -p "$PROFILE" || die "cannot create BENCH_PROFILE=$PROFILE"
+	PROFILE=$(cd "$PROFILE" && pwd)
+fi
+
+# --- tools -------------------------------------------------------------------
+
+install_missing() {
+	local pkgs=() sudo=
+	command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || pkgs+=(nginx)
+	command -v wrk >/dev/null || pkgs+=(wrk)
+	command -v gcc >/dev/null || pkgs+=(gcc)
+	command -v curl >/dev/null || pkgs+=(curl)
+	dpkg -s libfcgi-dev >/dev/null 2>&1 || pkgs+=(libfcgi-dev)
+	((${#pkgs[@]})) || return 0
+	command -v apt-get >/dev/null || die "missing ${pkgs[*]} and no apt-get to install them"
+	if [[ $(id -u) -ne 0 ]]; then
+		command -v sudo >/dev/null || die "missing ${pkgs[*]}: run as root or install sudo"
+		sudo=sudo
+	fi
+	echo "installing ${pkgs[*]}" >&2
+	$sudo apt-get update -qq
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >&2
+}
+install_missing
+command -v go >/dev/null || die "go is required"
+NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+[[ -x $NGINX ]] || die "no nginx at $NGINX"
+
+# --- processes -----------------------------------------------------------------
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cgiref-bench.XXXXXX")
+pids=()
+
+# stop PID: SIGTERM, then SIGKILL after 5 s; reaps it.
+stop() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do
+		stop "$pid"
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# free_port: sets REPLY to a TCP port on 127.0.0.1 nobody listens on and that
+# this script has not handed out yet.
+taken=" "
+free_port() {
+	local i p
+	for ((i = 0; i < 500; i++)); do
+		p=$((20000 + RANDOM % 30000))
+		[[ $taken == *" $p "* ]] && continue
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			taken+="$p "
+			REPLY=$p
+			return 0
+		fi
+	done
+	die "no free port found"
+}
+
+# wait_port PORT PID: until something listens on PORT (10 s at most) while PID lives.
+wait_port() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || die "process $2 exited before listening on port $1"
+		sleep 0.1
+	done
+	die "nothing listens on port $1 after 10 s"
+}
+
+# --- configurations ----------------------------------------------------------------
+
+# name | backend | nginx location body (@B@: the backend's port) | description
+configs=(
+	"nginx-return||return 200 \"Hello world!\\n\";|nginx return (ceiling)"
+	"cgiref-fcgi-ka|cgireffcgi|fastcgi_pass up_@NAME@; fastcgi_keep_conn on; include fastcgi.params;|nginx -> cgiref fcgi, keepalive"
+	"stdlib-fcgi-ka|stdfcgi|fastcgi_pass up_@NAME@; fastcgi_keep_conn on; include fastcgi.params;|nginx -> net/http/fcgi, keepalive"
+	"cgiref-fcgi|cgireffcgi|fastcgi_pass 127.0.0.1:@B@; include fastcgi.params;|nginx -> cgiref fcgi, no keepalive"
+	"stdlib-fcgi|stdfcgi|fastcgi_pass 127.0.0.1:@B@; include fastcgi.params;|nginx -> net/http/fcgi, no keepalive"
+	"libfcgi|libfcgi|fastcgi_pass 127.0.0.1:@B@; include fastcgi.params;|nginx -> libfcgi C, no keepalive"
+	"cgiref-scgi|cgirefscgi|scgi_pass 127.0.0.1:@B@; include scgi.params;|nginx -> cgiref scgi"
+)
+
+names=()
+declare -A backend location desc front_port back_port
+for c in "${configs[@]}"; do
+	IFS='|' read -r name be loc text <<<"$c"
+	if [[ -n $ONLY ]] && ! [[ $name =~ $ONLY ]]; then
+		continue
+	fi
+	names+=("$name")
+	backend[$name]=$be
+	desc[$name]=$text
+	free_port
+	front_port[$name]=$REPLY
+	if [[ -n $be ]]; then
+		free_port
+		back_port[$name]=$REPLY
+	fi
+	loc=${loc//@B@/${back_port[$name]:-}}
+	location[$name]=${loc//@NAME@/${name//-/_}}
+done
+((${#names[@]})) || die "BENCH_ONLY=$ONLY matches no configuration"
+
+# --- build -------------------------------------------------------------------------
+
+mkdir -p "$tmp/bin" "$tmp/nginx" "$tmp/out"
+declare -A built
+for name in "${names[@]}"; do
+	be=${backend[$name]}
+	[[ -z $be || -n ${built[$be]:-} ]] && continue
+	built[$be]=1
+	if [[ $be == libfcgi ]]; then
+		gcc -O2 -Wall -Wextra -o "$tmp/bin/libfcgi" "$root/scripts/bench/libfcgi/hello.c" -lfcgi ||
+			die "building the libfcgi responder failed"
+	else
+		(cd "$root" && go build -o "$tmp/bin/$be" "./scripts/bench/$be") || die "building $be failed"
+	fi
+done
+
+# --- nginx -------------------------------------------------------------------------
+
+# The CGI variables nginx sends, the same to every backend. nginx puts
+# CONTENT_LENGTH first in SCGI requests by itself.
+params=(
+	"QUERY_STRING \$query_string"
+	"REQUEST_METHOD \$request_method"
+	"CONTENT_TYPE \$content_type"
+	"SCRIPT_NAME \"\""
+	"PATH_INFO \$uri"
+	"REQUEST_URI \$request_uri"
+	"DOCUMENT_URI \$document_uri"
+	"DOCUMENT_ROOT \$document_root"
+	"SERVER_PROTOCOL \$server_protocol"
+	"REQUEST_SCHEME \$scheme"
+	"HTTPS \$https if_not_empty"
+	"GATEWAY_INTERFACE CGI/1.1"
+	"SERVER_SOFTWARE nginx/\$nginx_version"
+	"REMOTE_ADDR \$remote_addr"
+	"REMOTE_PORT \$remote_port"
+	"SERVER_ADDR \$server_addr"
+	"SERVER_PORT \$server_port"
+	"SERVER_NAME \$server_name"
+)
+{
+	echo "fastcgi_param CONTENT_LENGTH \$content_length;"
+	for p in "${params[@]}"; do echo "fastcgi_param $p;"; done
+} >"$tmp/nginx/fastcgi.params"
+{
+	echo "scgi_param SCGI 1;"
+	for p in "${params[@]}"; do echo "scgi_param $p;"; done
+} >"$tmp/nginx/scgi.params"
+
+{
+	cat <<EOF
+worker_processes 1;
+daemon off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events {
+    worker_connections 4096;
+}
+http {
+    access_log off;
+    default_type text/plain;
+    keepalive_requests 100000000;
+    keepalive_timeout 60s;
+    client_body_temp_path $tmp/nginx/client_body;
+    fastcgi_temp_path $tmp/nginx/fastcgi;
+    scgi_temp_path $tmp/nginx/scgi;
+    proxy_temp_path $tmp/nginx/proxy;
+    uwsgi_temp_path $tmp/nginx/uwsgi;
+EOF
+	for name in "${names[@]}"; do
+		if [[ $name == *-ka ]]; then
+			cat <<EOF
+    upstream up_${name//-/_} {
+        server 127.0.0.1:${back_port[$name]};
+        keepalive 32;
+        keepalive_requests 100000000;
+    }
+EOF
+		fi
+	done
+	for name in "${names[@]}"; do
+		cat <<EOF
+    server {  # $name
+        listen 127.0.0.1:${front_port[$name]};
+        location / { ${location[$name]} }
+    }
+EOF
+	done
+	echo "}"
+} >"$tmp/nginx/nginx.conf"
+
+"$NGINX" -t -q -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" ||
+	die "nginx rejects the configuration $tmp/nginx/nginx.conf"
+"$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
+nginx_pid=$!
+pids+=("$nginx_pid")
+wait_port "${front_port[${names[0]}]}" "$nginx_pid"
+
+# --- measuring -------------------------------------------------------------------
+
+# start_backend NAME ROUND: starts NAME's backend; sets REPLY to its PID.
+start_backend() {
+	local name=$1 round=$2 be=${backend[$1]} port=${back_port[$1]} args=()
+	if [[ $be == libfcgi ]]; then
+		args=("127.0.0.1:$port")
+	else
+		args=(-listen "127.0.0.1:$port")
+		if [[ -n $PROFILE && $be == cgiref* && $round -eq $ROUNDS ]]; then
+			args+=(-cpuprofile "$PROFILE/$name.pprof")
+		fi
+	fi
+	env -u GOMAXPROCS "$tmp/bin/$be" "${args[@]}" 2>>"$tmp/out/$name.stderr" &
+	REPLY=$!
+	pids+=("$REPLY")
+	wait_port "$port" "$REPLY"
+}
+
+# check NAME: the answer through nginx must be 200 "Hello world!\n".
+check() {
+	local url="http://127.0.0.1:${front_port[$1]}/" out status body
+	out=$(curl -sS --max-time 5 -o "$tmp/out/body" -w '%{http_code}' "$url") ||
+		die "$1: curl $url failed"
+	status=$out
+	body=$(
+		cat "$tmp/out/body"
+		echo x
+	)
+	body=${body%x}
+	if [[ $status != 200 || $body != $'Hello world!\n' ]]; then
+		echo "$1: $url answered status $status, body:" >&2
+		od -c "$tmp/out/body" | head -5 >&2
+		tail -5 "$tmp/nginx/error.log" "$tmp/out/$1.stderr" 2>/dev/null >&2 || true
+		die "$1: the backend does not answer Hello world!"
+	fi
+}
+
+# run_wrk NAME SECONDS OUTFILE
+run_wrk() {
+	timeout $(($2 + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${2}s" "http://127.0.0.1:${front_port[$1]}/" >"$3" 2>&1 ||
+		die "$1: wrk failed: $(cat "$3")"
+}
+
+declare -A rates notes
+for ((round = 1; round <= ROUNDS; round++)); do
+	for name in "${names[@]}"; do
+		pid=
+		if [[ -n ${backend[$name]} ]]; then
+			start_backend "$name" "$round"
+			pid=$REPLY
+		fi
+		check "$name"
+		((warm_s > 0)) && run_wrk "$name" "$warm_s" "$tmp/out/warmup"
+		out="$tmp/out/$name.$round.wrk"
+		run_wrk "$name" "$dur_s" "$out"
+		rate=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+		[[ -n $rate ]] || die "$name: no Requests/sec in the wrk output: $(cat "$out")"
+		rates[$name]+="$rate "
+		note=$(grep -E '^ *(Socket errors|Non-2xx or 3xx responses):' "$out" | sed 's/^ *//' | paste -sd';' -) || true
+		[[ -n $note ]] && notes[$name]+="round $round: $note; "
+		echo "round $round/$ROUNDS  $(printf '%-15s %12s req/s' "$name" "$rate")  ${note}" >&2
+		if [[ -n $pid ]]; then
+			stop "$pid"
+			check_after=$(grep -v '^$' "$tmp/out/$name.stderr" 2>/dev/null | tail -3) || true
+			[[ -n $check_after ]] && echo "  $name backend stderr: $check_after" >&2
+		fi
+	done
+done
+
+# --- report ------------------------------------------------------------------------
+
+# median of the space-separated numbers in $1
+median() {
+	tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR] = $1} END {
+		if (NR % 2) printf "%.0f", v[(NR + 1) / 2]; else printf "%.0f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+declare -A rps
+for name in "${names[@]}"; do
+	rps[$name]=$(median "${rates[$name]}")
+done
+
+echo
+echo "cgiref benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(go version | awk '{print $3}'), $("$NGINX" -v 2>&1 | sed 's/.*: //'), wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP), rounds $ROUNDS (median)"
+echo
+printf '| %-38s | %10s | %s |\n' "configuration" "requests/s" "wrk errors"
+printf '|%s|%s|%s|\n' "----------------------------------------" "-----------:" "-----------"
+for name in "${names[@]}"; do
+	printf '| %-38s | %10s | %s |\n' "${desc[$name]}" "${rps[$name]}" "${notes[$name]:-none}"
+done
+
+# ratio LABEL A B GOAL: A/B, with the goal when there is one.
+ratio() {
+	local a=${rps[$2]:-} b=${rps[$3]:-} r verdict=
+	if [[ -z $a || -z $b || $b == 0 ]]; then
+		printf '| %-46s | %7s | %s |\n' "$1" "n/a" ""
+		return
+	fi
+	r=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')
+	if [[ -n $4 ]]; then
+		verdict=$(awk -v r="$r" -v g="$4" 'BEGIN {print (r >= g) ? "meets" : "BELOW"}')
+		verdict="goal >= $4: $verdict"
+	fi
+	printf '| %-46s | %7s | %s |\n' "$1" "${r}x" "$verdict"
+}
+echo
+printf '| %-46s | %7s | %s |\n' "ratio" "" "goal"
+printf '|%s|%s|%s|\n' "------------------------------------------------" "--------:" "-----"
+ratio "cgiref fcgi / net/http/fcgi, keepalive on" cgiref-fcgi-ka stdlib-fcgi-ka 1.5
+ratio "cgiref fcgi / net/http/fcgi, keepalive off" cgiref-fcgi stdlib-fcgi 1.5
+ratio "cgiref fcgi / libfcgi, keepalive off" cgiref-fcgi libfcgi 0.9
+ratio "cgiref fcgi keepalive on / nginx return" cgiref-fcgi-ka nginx-return ""
+ratio "cgiref fcgi keepalive off / nginx return" cgiref-fcgi nginx-return ""
+ratio "cgiref scgi / cgiref fcgi keepalive off" cgiref-scgi cgiref-fcgi ""
+ratio "cgiref scgi / cgiref fcgi keepalive on" cgiref-scgi cgiref-fcgi-ka ""
+ratio "cgiref scgi / nginx return" cgiref-scgi nginx-return ""
+
+if [[ -n $PROFILE ]]; then
+	for name in "${names[@]}"; do
+		f="$PROFILE/$name.pprof"
+		[[ -s $f ]] || continue
+		cp "$tmp/bin/${backend[$name]}" "$PROFILE/${backend[$name]}"
+		echo
+		echo "== CPU profile of $name ($f), flat top 25 =="
+		go tool pprof -top -nodecount=25 "$PROFILE/${backend[$name]}" "$f" 2>/dev/null
+		echo "== cumulative top 25 =="
+		go tool pprof -top -cum -nodecount=25 "$PROFILE/${backend[$name]}" "$f" 2>/dev/null
+	done
+fi
