@@ -30,7 +30,8 @@
 //     short body reads io.ErrUnexpectedEOF). Without CONTENT_LENGTH the body
 //     is body to its end (r.ContentLength -1), or http.NoBody with
 //     r.ContentLength 0 when body is nil.
-//   - SERVER_PROTOCOL gives r.Proto; absent or "INCLUDED" means HTTP/1.0.
+//   - SERVER_PROTOCOL gives r.Proto ("HTTP/" in any letter case, written in
+//     upper case); absent or "INCLUDED" means HTTP/1.0.
 //   - HTTPS "on", "yes" or "1", in any letter case, gives a non-nil r.TLS.
 //   - r.RemoteAddr is REMOTE_ADDR, joined with REMOTE_PORT when present.
 //

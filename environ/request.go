@@ -36,11 +36,11 @@ func NewRequest(env Environ, body io.Reader) (*http.Request, error) {
 	}
 	r := &http.Request{Method: method, Proto: "HTTP/1.0", ProtoMajor: 1, ProtoMinor: 0}
 	if p := env["SERVER_PROTOCOL"]; p != "" && !strings.EqualFold(p, "INCLUDED") {
-		major, minor, ok := http.ParseHTTPVersion(p)
+		proto, major, minor, ok := parseProto(p)
 		if !ok {
 			return nil, &RequestError{Var: "SERVER_PROTOCOL", Value: p, Reason: "invalid"}
 		}
-		r.Proto, r.ProtoMajor, r.ProtoMinor = p, major, minor
+		r.Proto, r.ProtoMajor, r.ProtoMinor = proto, major, minor
 	}
 	length := int64(-1)
 	if cl := env["CONTENT_LENGTH"]; cl != "" {
@@ -63,6 +63,16 @@ func NewRequest(env Environ, body io.Reader) (*http.Request, error) {
 	}
 	setBody(r, body, length)
 	return r, nil
+}
+
+// parseProto parses "HTTP/major.minor", the prefix in any letter case, and
+// returns it with the prefix in upper case.
+func parseProto(p string) (proto string, major, minor int, ok bool) {
+	if len(p) >= 5 && p[:5] != "HTTP/" && strings.EqualFold(p[:5], "HTTP/") {
+		p = "HTTP/" + p[5:]
+	}
+	major, minor, ok = http.ParseHTTPVersion(p)
+	return p, major, minor, ok
 }
 
 // parseLength accepts plain decimal digits only.

@@ -177,6 +177,8 @@ func TestNewRequestProto(t *testing.T) {
 		{"HTTP/1.1", "HTTP/1.1", 1, 1},
 		{"HTTP/2.0", "HTTP/2.0", 2, 0},
 		{"HTTP/0.9", "HTTP/0.9", 0, 9},
+		{"http/0.9", "HTTP/0.9", 0, 9},
+		{"Http/1.1", "HTTP/1.1", 1, 1},
 	}
 	for _, tt := range tests {
 		env := base()
