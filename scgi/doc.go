@@ -1,0 +1,25 @@
+// Package scgi is the SCGI front end: it serves net/http Handlers to a web
+// server that speaks SCGI (nginx's scgi_pass, lighttpd's mod_scgi, Apache's
+// mod_proxy_scgi).
+//
+// Each connection carries one request: a netstring holding NUL-separated
+// header pairs (the CGI environ), then exactly CONTENT_LENGTH bytes of body.
+// The header is parsed strictly as https://python.ca/scgi/protocol.txt
+// describes it: a netstring length without leading zeros, CONTENT_LENGTH as
+// the first pair with a value of decimal digits, an SCGI pair of value 1, no
+// name twice, every name and value NUL-terminated. The request runs through
+// the gateway core (gateway.NewBaseCGI) and the answer goes back CGI-style,
+// with a Status field first; the connection is closed after it.
+//
+// A header that breaks the protocol is answered with "400 Bad Request" when
+// an answer is still possible, logged, and its connection closed.
+//
+// # Security
+//
+// SCGI has no authentication: whoever can connect to the socket can claim any
+// REMOTE_ADDR, REMOTE_USER or HTTPS and reach the application directly.
+// Listen on a unix socket whose file permissions admit only the web server,
+// or on a loopback address (127.0.0.1, ::1) on a host whose users are
+// trusted; use Server.AllowedAddrs as a second line of defence when the web
+// server runs on another host.
+package scgi

@@ -1,0 +1,192 @@
+package scgi
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/cgiref/cgiref/environ"
+)
+
+// DefaultMaxHeaderBytes is the largest header block a Server accepts when
+// its MaxHeaderBytes is zero.
+const DefaultMaxHeaderBytes = 1 << 20
+
+// A HeaderError reports a header block that breaks the SCGI protocol. The
+// connection that sent it gets a 400 answer and is closed.
+type HeaderError struct {
+	Reason string // what is wrong, in a few words; never echoes the input
+}
+
+func (e *HeaderError) Error() string { return "scgi: malformed header: " + e.Reason }
+
+func malformed(reason string) error { return &HeaderError{Reason: reason} }
+
+// Reasons of the HeaderErrors the parser returns. They are fixed sentences,
+// so the 400 answer never reflects the bytes that were sent.
+var (
+	errNotNetstring   = malformed("header block is not a netstring (length digits expected)")
+	errLeadingZero    = malformed("netstring length has a leading zero")
+	errTooManyDigits  = malformed("netstring length has too many digits")
+	errTooLarge       = malformed("header block exceeds the size limit")
+	errNoColon        = malformed("netstring length not followed by ':'")
+	errNoComma        = malformed("netstring not terminated by ','")
+	errNoTrailingNUL  = malformed("header block does not end with a NUL")
+	errEmptyName      = malformed("empty header name")
+	errNoValue        = malformed("header name without a value")
+	errNoLength       = malformed("first header is not CONTENT_LENGTH")
+	errBadLength      = malformed("CONTENT_LENGTH is not a decimal number")
+	errRepeatedName   = malformed("repeated header name")
+	errNoSCGI         = malformed("SCGI header missing")
+	errBadSCGIVersion = malformed("SCGI header is not 1")
+)
+
+// request is a parsed SCGI header block.
+type request struct {
+	env           environ.Environ
+	contentLength int64
+}
+
+// maxDigits is how many decimal digits a netstring length below or at limit
+// can have.
+func maxDigits(limit int) int {
+	return len(strconv.Itoa(limit))
+}
+
+// readLength reads a netstring's length and its ':' from br. A length past
+// limit is refused as soon as its digits show it, before the block is read.
+func readLength(br *bufio.Reader, limit int) (int, error) {
+	maxd := maxDigits(limit)
+	n, digits := 0, 0
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			if err == io.EOF && digits > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 1 && n == 0 {
+				return 0, errLeadingZero
+			}
+			digits++
+			if digits > maxd {
+				return 0, errTooManyDigits
+			}
+			n = n*10 + int(c-'0')
+			if n > limit {
+				return 0, errTooLarge
+			}
+		case digits == 0:
+			return 0, errNotNetstring
+		case c == ':':
+			return n, nil
+		default:
+			return 0, errNoColon
+		}
+	}
+}
+
+// readHeader reads one SCGI header netstring from br and parses it. It reads
+// nothing past the netstring's ',', so br is left at the first body byte.
+// Errors are *HeaderError for broken syntax, io.EOF for a connection closed
+// before its first byte, and io.ErrUnexpectedEOF or the reader's error for a
+// connection that ended or failed inside the header.
+func readHeader(br *bufio.Reader, limit int) (request, error) {
+	n, err := readLength(br, limit)
+	if err != nil {
+		return request{}, err
+	}
+	// One buffer holds the block and its ','; the names and values are
+	// substrings of it.
+	buf := make([]byte, n+1)
+	if _, err := io.ReadFull(br, buf); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return request{}, err
+	}
+	if buf[n] != ',' {
+		return request{}, errNoComma
+	}
+	// buf is never written again, so the string may share its memory.
+	return parseBlock(unsafe.String(unsafe.SliceData(buf), n))
+}
+
+// parseBlock parses the header block: NUL-terminated names and values, the
+// first pair CONTENT_LENGTH, an SCGI pair of value 1 somewhere, no name twice.
+func parseBlock(s string) (request, error) {
+	if s == "" {
+		return request{}, errNoLength
+	}
+	if s[len(s)-1] != 0 {
+		return request{}, errNoTrailingNUL
+	}
+	req := request{env: make(environ.Environ, strings.Count(s, "\x00")/2)}
+	for first := true; s != ""; first = false {
+		i := strings.IndexByte(s, 0)
+		name := s[:i]
+		s = s[i+1:]
+		if name == "" {
+			return request{}, errEmptyName
+		}
+		i = strings.IndexByte(s, 0)
+		if i < 0 {
+			return request{}, errNoValue
+		}
+		value := s[:i]
+		s = s[i+1:]
+		if first {
+			if name != "CONTENT_LENGTH" {
+				return request{}, errNoLength
+			}
+			cl, err := parseContentLength(value)
+			if err != nil {
+				return request{}, err
+			}
+			req.contentLength = cl
+		} else if _, dup := req.env[name]; dup {
+			return request{}, errRepeatedName
+		}
+		req.env[name] = value
+	}
+	switch v, ok := req.env["SCGI"]; {
+	case !ok:
+		return request{}, errNoSCGI
+	case v != "1":
+		return request{}, errBadSCGIVersion
+	}
+	return req, nil
+}
+
+// parseContentLength parses a non-empty string of ASCII digits (leading
+// zeros allowed, as the protocol does not forbid them).
+func parseContentLength(v string) (int64, error) {
+	if v == "" {
+		return 0, errBadLength
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, errBadLength
+		}
+		if n > (1<<63-1-9)/10 {
+			return 0, errBadLength
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
+}
+
+// isHeaderError reports whether err is a protocol violation rather than a
+// connection problem.
+func isHeaderError(err error) bool {
+	var he *HeaderError
+	return errors.As(err, &he)
+}
