@@ -165,22 +165,6 @@ func (s *spool) store(b []byte) error {
 	return nil
 }
 
-// discardRest reads the rest of the body and drops it, so that a web server
-// writing the whole body before it reads the answer is never left blocked.
-func (s *spool) discardRest() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.src == nil || s.spooled || s.srcErr != nil {
-		return
-	}
-	buf := make([]byte, 32<<10)
-	for {
-		if _, err := s.readSource(buf); err != nil {
-			return
-		}
-	}
-}
-
 // Close removes the temporary file, if any.
 func (s *spool) Close() error {
 	s.mu.Lock()

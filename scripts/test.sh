@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The project's test command (README): formatting, vet for linux and
+# windows, staticcheck, the race-enabled test suite, a short run of every
+# fuzz target, and the real-web-server integration tests. It installs what
+# it needs and fails loudly when something is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STATICCHECK_VERSION=v0.8.2   # staticcheck 2026.1.x, through the Go module proxy
+FUZZTIME=${FUZZTIME:-10s}
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+
+command -v go >/dev/null || fail "go is not installed"
+go version
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+[ -z "$unformatted" ] || fail "not gofmt-formatted: $unformatted"
+
+step "go vet (linux)"
+go vet ./...
+step "go vet and build (windows)"
+GOOS=windows go vet ./...
+GOOS=windows go build ./...
+
+step "staticcheck $STATICCHECK_VERSION"
+go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
+
+step "go test -race"
+go test -race -count=1 ./...
+
+step "fuzz targets, $FUZZTIME each"
+for pkg in $(go list ./...); do
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+		echo "-- $pkg $target"
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" >/tmp/cgiref-fuzz.log 2>&1 ||
+			{ cat /tmp/cgiref-fuzz.log; fail "fuzz $pkg $target"; }
+		tail -1 /tmp/cgiref-fuzz.log
+	done
+done
+
+step "integration with real web servers"
+[ -x scripts/integration.sh ] || fail "scripts/integration.sh is missing"
+scripts/integration.sh
+
+echo
+echo "scripts/test.sh: all checks passed"
