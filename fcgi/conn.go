@@ -133,19 +133,24 @@ func (c *conn) readLoop() error {
 // setReadDeadline applies IdleTimeout when no request is in flight and
 // ReadTimeout when a request still waits for input.
 func (c *conn) setReadDeadline() error {
-	s := c.srv
-	if s.IdleTimeout <= 0 && s.ReadTimeout <= 0 {
+	if c.srv.IdleTimeout <= 0 && c.srv.ReadTimeout <= 0 {
 		return nil
 	}
 	c.mu.Lock()
-	busy, pending := c.busy, c.pending
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	return c.setReadDeadlineLocked()
+}
+
+// setReadDeadlineLocked sets the deadline for the state under c.mu: the
+// read loop calls it before each record, and a request's end when it leaves
+// the connection idle.
+func (c *conn) setReadDeadlineLocked() error {
 	var d time.Duration
 	switch {
-	case busy == 0:
-		d = s.IdleTimeout
-	case pending > 0:
-		d = s.ReadTimeout
+	case c.busy == 0:
+		d = c.srv.IdleTimeout
+	case c.pending > 0:
+		d = c.srv.ReadTimeout
 	}
 	var t time.Time
 	if d > 0 {
@@ -326,6 +331,7 @@ func (c *conn) inputDone(req *request) {
 func (c *conn) abort(req *request) error {
 	if req.started {
 		req.cancel(stateAborted, ErrRequestAborted)
+		c.inputDone(req) // nothing more comes for it
 		return nil
 	}
 	c.remove(req)
@@ -355,6 +361,9 @@ func (c *conn) ended(req *request) {
 	c.mu.Lock()
 	c.busy--
 	closeNow := !req.keepConn || (c.shutdown && c.busy == 0)
+	if c.busy == 0 && c.srv.IdleTimeout > 0 && !closeNow {
+		c.setReadDeadlineLocked()
+	}
 	c.mu.Unlock()
 	if closeNow {
 		c.close()
@@ -545,13 +554,13 @@ func (req *request) cancel(state int32, cause error) {
 	if !req.state.CompareAndSwap(stateLive, state) {
 		return
 	}
-	req.stop(cause)
 	if req.stdin != nil {
 		req.stdin.close(cause)
 	}
 	if req.data != nil {
 		req.data.close(cause)
 	}
+	req.stop(cause)
 }
 
 func (req *request) releaseInput() {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -293,4 +294,353 @@ func (s *syncWriter) String() string {
 	return fmt.Sprint(s.w)
 }
 
-var _ = time.Second
+func TestFilter(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, _ := io.ReadAll(r.Body)
+		data, err := io.ReadAll(Data(r))
+		env := gateway.Environ(r)
+		fmt.Fprintf(w, "stdin=%s data=%s err=%v len=%s mod=%s", in, data, err, env["FCGI_DATA_LENGTH"], env["FCGI_DATA_LAST_MOD"])
+	})
+	c := dial(t, startServer(t, &Server{Handler: h}))
+	env := append(postEnv("/f", 2), [2]string{"FCGI_DATA_LENGTH", "6"}, [2]string{"FCGI_DATA_LAST_MOD", "1700000000"})
+	b := requestBytes(1, roleFilter, flagKeepConn, env, []byte("in"))
+	b = appendRecord(b, typeData, 1, []byte("da"))
+	b = appendRecord(b, typeData, 1, []byte("ta!!"))
+	b, _ = appendHeader(b, typeData, 1, 0)
+	c.mustSend(b)
+	r := c.results(1)[1]
+	if want := "stdin=in data=data!! err=<nil> len=6 mod=1700000000"; r.body() != want {
+		t.Errorf("body = %q, want %q", r.body(), want)
+	}
+}
+
+func TestDataOutsideFilter(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, Data(r))
+		fmt.Fprintf(w, "%d %v", n, err)
+	})
+	c := dial(t, startServer(t, &Server{Handler: h}))
+	b := requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), nil)
+	b = appendRecord(b, typeData, 1, []byte("ignored"))
+	c.mustSend(b)
+	if r := c.results(1)[1]; r.body() != "0 <nil>" {
+		t.Errorf("body = %q", r.body())
+	}
+}
+
+// TestAuthorizer checks that an authorizer runs without STDIN (lighttpd
+// sends none) and that Variable- fields pass through with their case.
+func TestAuthorizer(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Auth") != "ok" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		n, _ := io.Copy(io.Discard, r.Body)
+		w.Header()["Variable-AUTH_USER"] = []string{"tester"}
+		fmt.Fprintf(w, "body %d", n)
+	})
+	c := dial(t, startServer(t, &Server{Handler: h}))
+	env := append(postEnv("/auth", 10), [2]string{"HTTP_X_AUTH", "ok"})
+	b := appendBeginRequest(nil, 1, roleAuthorizer, flagKeepConn)
+	b = appendRecord(b, typeParams, 1, env.encode())
+	b, _ = appendHeader(b, typeParams, 1, 0)
+	c.mustSend(b) // no STDIN at all
+	r := c.results(1)[1]
+	if !strings.Contains(r.head(), "Status: 200 OK") || !strings.Contains(r.head(), "\r\nVariable-AUTH_USER: tester") || r.body() != "body 0" {
+		t.Errorf("authorizer answered %q", r.stdout.String())
+	}
+	c.mustSend(requestBytes(2, roleAuthorizer, flagKeepConn, postEnv("/auth", 3), []byte("abc")))
+	if r := c.results(2)[2]; !strings.HasPrefix(r.head(), "Status: 403 Forbidden") {
+		t.Errorf("authorizer answered %q", r.stdout.String())
+	}
+}
+
+func TestKeepConn(t *testing.T) {
+	addr := startServer(t, &Server{Handler: hello})
+	c := dial(t, addr)
+	c.mustSend(requestBytes(1, roleResponder, 0, getEnv("/"), nil))
+	if r := c.results(1)[1]; r.body() != "Hello" {
+		t.Errorf("body = %q", r.body())
+	}
+	c.expectClosed()
+	c = dial(t, addr)
+	c.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), nil))
+	c.results(1)
+	c.expectOpen(2)
+}
+
+// blocker is a handler whose requests to /block wait for release.
+type blocker struct {
+	started chan string
+	release chan struct{}
+}
+
+func newBlocker() *blocker {
+	return &blocker{started: make(chan string, 10), release: make(chan struct{})}
+}
+
+func (b *blocker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/block") {
+		b.started <- r.URL.Path
+		select {
+		case <-b.release:
+		case <-time.After(testTimeout):
+		}
+	}
+	io.WriteString(w, "done "+r.URL.Path)
+}
+
+func TestOverloaded(t *testing.T) {
+	bl := newBlocker()
+	addr := startServer(t, &Server{Handler: bl, MaxRequests: 1})
+	c := dial(t, addr)
+	c.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/block"), nil))
+	waitFor(t, bl.started, "the first request")
+	other := dial(t, addr)
+	other.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/x"), []byte("ignored")))
+	if r := other.results(1)[1]; r.end.protocolStatus != statusOverloaded || r.stdout.Len() != 0 {
+		t.Errorf("second request: %+v %q, want FCGI_OVERLOADED", r.end, r.stdout.String())
+	}
+	c.mustSend(requestBytes(2, roleResponder, flagKeepConn, getEnv("/y"), nil))
+	if r := c.results(2)[2]; r.end.protocolStatus != statusOverloaded {
+		t.Errorf("multiplexed request: %+v, want FCGI_OVERLOADED", r.end)
+	}
+	close(bl.release)
+	if r := c.results(1)[1]; r.body() != "done /block" {
+		t.Errorf("first request: %q", r.body())
+	}
+	other.expectOpen(2)
+}
+
+func TestCantMultiplex(t *testing.T) {
+	bl := newBlocker()
+	addr := startServer(t, &Server{Handler: bl, DisableMultiplexing: true})
+	c := dial(t, addr)
+	c.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/block"), nil))
+	waitFor(t, bl.started, "the first request")
+	c.mustSend(requestBytes(2, roleResponder, flagKeepConn, getEnv("/y"), []byte("ignored")))
+	if r := c.results(2)[2]; r.end.protocolStatus != statusCantMultiplex {
+		t.Errorf("second request: %+v, want FCGI_CANT_MPX_CONN", r.end)
+	}
+	dial(t, addr).expectOpen(1) // another connection is served
+	close(bl.release)
+	c.results(1)
+	c.expectOpen(2)
+}
+
+// TestHeadOfLine checks that a handler that never reads its 1 MiB body
+// does not hold up another request on the same connection.
+func TestHeadOfLine(t *testing.T) {
+	bl := newBlocker()
+	addr := startServer(t, &Server{Handler: bl, BodyMemory: 64 << 10, TempDir: t.TempDir()})
+	c := dial(t, addr)
+	body := bytes.Repeat([]byte("z"), 1<<20)
+	b := appendBeginRequest(nil, 1, roleResponder, flagKeepConn)
+	b = appendRecord(b, typeParams, 1, postEnv("/block", len(body)).encode())
+	b, _ = appendHeader(b, typeParams, 1, 0)
+	b = appendRecord(b, typeStdin, 1, body)
+	b, _ = appendHeader(b, typeStdin, 1, 0)
+	b = append(b, requestBytes(2, roleResponder, flagKeepConn, getEnv("/quick"), nil)...)
+	sent := make(chan error, 1)
+	go func() { sent <- c.send(b) }()
+	waitFor(t, bl.started, "request A")
+	if r := c.results(2)[2]; r.body() != "done /quick" {
+		t.Errorf("request B: %q", r.body())
+	}
+	close(bl.release)
+	if r := c.results(1)[1]; r.body() != "done /block" || r.end.appStatus != 0 {
+		t.Errorf("request A: %q %+v", r.body(), r.end)
+	}
+	if err := waitFor(t, sent, "the client's write"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestPanicIsolation(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/panic" {
+			panic("boom")
+		}
+		time.Sleep(20 * time.Millisecond)
+		io.WriteString(w, "fine")
+	})
+	c := dial(t, startServer(t, &Server{Handler: h}))
+	b := requestBytes(1, roleResponder, flagKeepConn, getEnv("/slow"), nil)
+	b = append(b, requestBytes(2, roleResponder, flagKeepConn, getEnv("/panic"), nil)...)
+	c.mustSend(b)
+	res := c.results(1, 2)
+	if res[1].body() != "fine" {
+		t.Errorf("other request: %q", res[1].stdout.String())
+	}
+	if !strings.HasPrefix(res[2].head(), "Status: 500 Internal Server Error") || !strings.Contains(res[2].stderr.String(), "boom") {
+		t.Errorf("panicking request: stdout %q stderr %q", res[2].stdout.String(), res[2].stderr.String())
+	}
+	c.expectOpen(3)
+}
+
+func TestShutdown(t *testing.T) {
+	bl := newBlocker()
+	s := &Server{Handler: bl, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	l := listen(t)
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	busy := dial(t, l.Addr().String())
+	idle := dial(t, l.Addr().String())
+	busy.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/block"), nil))
+	waitFor(t, bl.started, "the request")
+	idle.expectOpen(1)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown with a busy connection = %v, want DeadlineExceeded", err)
+	}
+	idle.expectClosed()
+	if err := waitFor(t, served, "Serve"); !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve = %v, want ErrServerClosed", err)
+	}
+	close(bl.release)
+	if r := busy.results(1)[1]; r.body() != "done /block" {
+		t.Errorf("in-flight request: %q", r.body())
+	}
+	busy.expectClosed()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel2()
+	if err := s.Shutdown(ctx2); err != nil {
+		t.Errorf("second Shutdown = %v", err)
+	}
+	if err := s.Serve(listen(t)); !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve after Shutdown = %v", err)
+	}
+}
+
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestStderr(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(gateway.Errors(r), "first line\nsecond")
+		io.WriteString(w, "ok")
+	})
+	c := dial(t, startServer(t, &Server{Handler: h}))
+	c.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), nil))
+	if r := c.results(1)[1]; r.stderr.String() != "first line\nsecond" || r.body() != "ok" {
+		t.Errorf("stderr %q body %q", r.stderr.String(), r.body())
+	}
+
+	logs := &syncWriter{w: new(bytes.Buffer)}
+	c = dial(t, startServer(t, &Server{Handler: h, StderrToLog: true, Logger: slog.New(slog.NewTextHandler(logs, nil))}))
+	c.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), nil))
+	if r := c.results(1)[1]; r.stderr.Len() != 0 || r.body() != "ok" {
+		t.Errorf("with StderrToLog: stderr %q body %q", r.stderr.String(), r.body())
+	}
+	for _, want := range []string{`line="first line"`, "line=second"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log %q lacks %s", logs.String(), want)
+		}
+	}
+}
+
+// TestChunkedLength checks that CONTENT_LENGTH -1 (Caddy, chunked request)
+// reads the body to the end of STDIN.
+func TestChunkedLength(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		_, has := gateway.Environ(r)["CONTENT_LENGTH"]
+		fmt.Fprintf(w, "%s %v %d %v", b, err, r.ContentLength, has)
+	})
+	c := dial(t, startServer(t, &Server{Handler: h}))
+	env := append(getEnv("/"), [2]string{"CONTENT_LENGTH", "-1"})
+	env[0][1] = "POST"
+	c.mustSend(requestBytes(1, roleResponder, flagKeepConn, env, []byte("chunked body")))
+	if r := c.results(1)[1]; r.body() != "chunked body <nil> -1 false" {
+		t.Errorf("body %q", r.body())
+	}
+}
+
+func TestProcessEnv(t *testing.T) {
+	got := make(chan map[string]string, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- ProcessEnv(r) })
+	c := dial(t, startServer(t, &Server{Handler: h}))
+	env := append(postEnv("/p", 0), [2]string{"REMOTE_USER", "alice"}, [2]string{"HTTP_ACCEPT", "*/*"},
+		[2]string{"HTTPS", "on"}, [2]string{"DOCUMENT_ROOT", "/srv"})
+	c.mustSend(requestBytes(1, roleResponder, flagKeepConn, env, nil))
+	c.results(1)
+	m := waitFor(t, got, "the handler")
+	want := map[string]string{"REMOTE_USER": "alice", "DOCUMENT_ROOT": "/srv", "SERVER_NAME": "example.test",
+		"SERVER_PORT": "80", "GATEWAY_INTERFACE": "CGI/1.1"}
+	if fmt.Sprint(m) != fmt.Sprint(want) {
+		t.Errorf("ProcessEnv = %v, want %v", m, want)
+	}
+	if m := ProcessEnv(httptestRequest()); m != nil {
+		t.Errorf("ProcessEnv outside a gateway = %v, want nil", m)
+	}
+}
+
+func httptestRequest() *http.Request {
+	r, _ := http.NewRequest("GET", "http://example.test/", nil)
+	return r
+}
+
+func TestWebServerAddrs(t *testing.T) {
+	tests := []struct {
+		addrs []string
+		open  bool
+	}{
+		{nil, true},
+		{[]string{"127.0.0.1"}, true},
+		{[]string{"192.0.2.7", " 127.0.0.1 "}, true},
+		{[]string{"192.0.2.7"}, false},
+		{[]string{"::1"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.addrs), func(t *testing.T) {
+			c := dial(t, startServer(t, &Server{Handler: hello, WebServerAddrs: tt.addrs}))
+			if tt.open {
+				c.expectOpen(1)
+			} else {
+				c.send(requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), nil))
+				c.expectClosed()
+			}
+		})
+	}
+	s := &Server{WebServerAddrs: []string{"not-an-ip"}}
+	if err := s.Serve(listen(t)); err == nil || !strings.Contains(err.Error(), "not-an-ip") {
+		t.Errorf("Serve with a bad address = %v", err)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	addr := startServer(t, &Server{Handler: hello, IdleTimeout: 50 * time.Millisecond})
+	c := dial(t, addr)
+	c.expectOpen(1)
+	start := time.Now()
+	c.expectClosed()
+	if d := time.Since(start); d < 40*time.Millisecond {
+		t.Errorf("closed after %v, before the idle timeout", d)
+	}
+}
+
+func TestReadTimeout(t *testing.T) {
+	got := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		got <- err
+	})
+	c := dial(t, startServer(t, &Server{Handler: h, ReadTimeout: 50 * time.Millisecond}))
+	b := appendBeginRequest(nil, 1, roleResponder, flagKeepConn)
+	b = appendRecord(b, typeParams, 1, postEnv("/", 100).encode())
+	b, _ = appendHeader(b, typeParams, 1, 0)
+	c.mustSend(b) // and no STDIN
+	if err := waitFor(t, got, "the handler"); !errors.Is(err, ErrConnClosed) {
+		t.Errorf("body read = %v, want ErrConnClosed", err)
+	}
+	c.expectClosed()
+}
