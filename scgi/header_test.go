@@ -164,3 +164,35 @@ func TestHeaderErrorMessage(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
+
+// TestRecordings parses the requests recorded from nginx, lighttpd and
+// Apache (testdata/scgi/record.sh).
+func TestRecordings(t *testing.T) {
+	recs := recordings(t)
+	for _, server := range []string{"nginx", "lighttpd", "apache"} {
+		for _, method := range []string{"get", "post"} {
+			name := server + "-" + method + ".scgi"
+			t.Run(name, func(t *testing.T) {
+				data, ok := recs[name]
+				if !ok {
+					t.Fatalf("recording %s missing", name)
+				}
+				br := bufio.NewReader(strings.NewReader(string(data)))
+				req, err := readHeader(br, DefaultMaxHeaderBytes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := strings.ToLower(req.env["REQUEST_METHOD"]); got != method {
+					t.Errorf("REQUEST_METHOD = %q, want %q", got, method)
+				}
+				body, _ := io.ReadAll(br)
+				if int64(len(body)) != req.contentLength {
+					t.Errorf("body is %d bytes, CONTENT_LENGTH %d", len(body), req.contentLength)
+				}
+				if method == "post" && string(body) != "name=value&other=%00x" {
+					t.Errorf("body = %q", body)
+				}
+			})
+		}
+	}
+}
