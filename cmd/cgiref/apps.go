@@ -1,0 +1,328 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cgiref/cgiref/gateway"
+	"github.com/cgiref/cgiref/simple"
+	"github.com/cgiref/cgiref/validate"
+)
+
+// appOptions are the flags that choose and configure the application.
+type appOptions struct {
+	app      string // demo, echo, files or check
+	dir      string // the folder files serves, and check under /files/
+	validate bool   // wrap the application in validate.Validator
+}
+
+// register adds -app, -dir and -validate to fs.
+func (o *appOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.app, "app", "demo", "the application: demo, echo, files or check")
+	fs.StringVar(&o.dir, "dir", "", "the folder served by -app files, and by -app check under /files/")
+	fs.BoolVar(&o.validate, "validate", false, "check the gateway and the application with validate.Validator")
+}
+
+// handler returns the application the options describe.
+func (o *appOptions) handler() (http.Handler, error) {
+	var h http.Handler
+	switch o.app {
+	case "demo":
+		h = http.HandlerFunc(simple.DemoApp)
+	case "echo":
+		h = http.HandlerFunc(echoApp)
+	case "files":
+		if o.dir == "" {
+			return nil, errors.New("cgiref: -app files needs -dir")
+		}
+		fa, err := newFilesApp(o.dir)
+		if err != nil {
+			return nil, err
+		}
+		h = fa
+	case "check":
+		c := &checkApp{}
+		if o.dir != "" {
+			fa, err := newFilesApp(o.dir)
+			if err != nil {
+				return nil, err
+			}
+			c.files = fa
+		}
+		h = c
+	default:
+		return nil, fmt.Errorf("cgiref: unknown app %q (demo, echo, files or check)", o.app)
+	}
+	if o.validate {
+		h = validate.Validator(h)
+	}
+	return h, nil
+}
+
+// newLogger returns the command's logger: text records on stderr.
+func newLogger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, nil))
+}
+
+// listen listens on "unix:PATH", first removing a stale socket file that no
+// server answers on, or on a TCP host:port.
+func listen(addr string) (net.Listener, error) {
+	p, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("cgiref: %w", err)
+		}
+		return l, nil
+	}
+	if err := removeStaleSocket(p); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("unix", p)
+	if err != nil {
+		return nil, fmt.Errorf("cgiref: %w", err)
+	}
+	return l, nil
+}
+
+// removeStaleSocket removes the socket file p unless a server answers on it.
+// Anything else at p is left alone and is an error.
+func removeStaleSocket(p string) error {
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cgiref: %w", err)
+	}
+	if fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("cgiref: %s exists and is not a socket", p)
+	}
+	if c, err := net.DialTimeout("unix", p, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("cgiref: %s: a server is listening there", p)
+	}
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("cgiref: removing a stale socket: %w", err)
+	}
+	return nil
+}
+
+// appPath is the path an application routes on: PATH_INFO under a gateway
+// (the part of the URL below the application's mount point), or the URL's
+// path when PATH_INFO is empty (nginx's stock parameters put the whole path
+// in SCRIPT_NAME) or there is no gateway.
+func appPath(r *http.Request) string {
+	if p := gateway.Environ(r)["PATH_INFO"]; p != "" {
+		return p
+	}
+	return r.URL.Path
+}
+
+// logf writes a line to the request's error stream, or to slog.Default
+// outside a gateway.
+func logf(r *http.Request, format string, args ...any) {
+	if gateway.Environ(r) == nil {
+		slog.Default().Warn(fmt.Sprintf(format, args...))
+		return
+	}
+	fmt.Fprintf(gateway.Errors(r), "cgiref: "+format+"\n", args...)
+}
+
+// echoApp answers the request body with the request's Content-Type
+// (application/octet-stream when it has none), streaming it.
+func echoApp(w http.ResponseWriter, r *http.Request) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", ct)
+	if r.ContentLength >= 0 && r.Method != http.MethodHead {
+		w.Header().Set("Content-Length", strconv.FormatInt(r.ContentLength, 10))
+	}
+	if _, err := io.Copy(w, r.Body); err != nil {
+		// A body cut short must not pass for a complete echo.
+		logf(r, "echo: %v", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// filesApp serves the files below a folder, and nothing outside it: os.Root
+// refuses paths and symbolic links that lead out.
+type filesApp struct {
+	root *os.Root
+}
+
+func newFilesApp(dir string) (*filesApp, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cgiref: files: %w", err)
+	}
+	return &filesApp{root: root}, nil
+}
+
+func (a *filesApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.serve(w, r, appPath(r))
+}
+
+// serve answers with the file at the slash-separated path p.
+func (a *filesApp) serve(w http.ResponseWriter, r *http.Request, p string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := path.Clean("/" + p)[1:]
+	if name == "" {
+		name = "."
+	}
+	if strings.ContainsAny(name, "\\\x00") || !filepath.IsLocal(filepath.FromSlash(name)) {
+		http.NotFound(w, r)
+		return
+	}
+	f, fi, err := a.open(name)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if fi.IsDir() {
+		f.Close()
+		if !strings.HasSuffix(p, "/") {
+			http.Redirect(w, r, path.Base(r.URL.Path)+"/", http.StatusMovedPermanently)
+			return
+		}
+		name = path.Join(name, "index.html")
+		if f, fi, err = a.open(name); err == nil && fi.IsDir() {
+			f.Close()
+			err = fs.ErrNotExist
+		}
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	defer f.Close()
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", ct)
+	http.ServeContent(w, r, name, fi.ModTime(), f)
+}
+
+// open opens name below the root and returns it with its FileInfo.
+func (a *filesApp) open(name string) (*os.File, fs.FileInfo, error) {
+	f, err := a.root.Open(filepath.FromSlash(name))
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// fail answers 403 for a file the process may not read, and 404 for
+// everything else: missing, or outside the folder.
+func (a *filesApp) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, fs.ErrPermission) {
+		http.Error(w, "403 forbidden", http.StatusForbidden)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// streamDelay is the pause between the two lines of /stream.
+const streamDelay = time.Second
+
+// checkApp is the application for integration tests.
+type checkApp struct {
+	files *filesApp // nil: no -dir, /files/ is 404
+}
+
+func (c *checkApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := appPath(r)
+	switch {
+	case p == "/echo":
+		echoApp(w, r)
+	case p == "/panic":
+		panic("cgiref check: /panic requested")
+	case p == "/stream":
+		streamApp(w, r)
+	case strings.HasPrefix(p, "/status/"):
+		statusApp(w, strings.TrimPrefix(p, "/status/"))
+	case p == "/auth":
+		authApp(w, r)
+	case p == "/files" || strings.HasPrefix(p, "/files/"):
+		if c.files == nil {
+			http.NotFound(w, r)
+			return
+		}
+		c.files.serve(w, r, strings.TrimPrefix(p, "/files"))
+	default:
+		simple.DemoApp(w, r)
+	}
+}
+
+// streamApp writes "first\n", flushes, waits streamDelay (or until the
+// request is cancelled), then writes "second\n".
+func streamApp(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "first\n")
+	if err := http.NewResponseController(w).Flush(); err != nil {
+		logf(r, "stream: flush: %v", err)
+	}
+	t := time.NewTimer(streamDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+		return
+	}
+	io.WriteString(w, "second\n")
+}
+
+// statusApp answers the status code s (200..999) with a short body, none
+// for 204 and 304.
+func statusApp(w http.ResponseWriter, s string) {
+	code, err := strconv.Atoi(s)
+	if err != nil || len(s) != 3 || code < 200 {
+		http.Error(w, fmt.Sprintf("bad status %q: want 200..999", s), http.StatusBadRequest)
+		return
+	}
+	if code == http.StatusNoContent || code == http.StatusNotModified {
+		w.WriteHeader(code)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, "status %d\n", code)
+}
+
+// authApp answers as a FastCGI authorizer: 200 with the variable AUTH_USER
+// when the request has "X-Auth: ok", else 403.
+func authApp(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-Auth") != "ok" {
+		http.Error(w, "403 forbidden", http.StatusForbidden)
+		return
+	}
+	// Assigned directly: the name keeps its letter case.
+	w.Header()["Variable-AUTH_USER"] = []string{"tester"}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "authorized\n")
+}

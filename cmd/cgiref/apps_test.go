@@ -1,0 +1,597 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/cgiref/cgiref/environ"
+	"github.com/cgiref/cgiref/gateway"
+)
+
+// handlerFor builds the application of the given flags.
+func handlerFor(t *testing.T, args ...string) http.Handler {
+	t.Helper()
+	var o appOptions
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	o.register(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	h, err := o.handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// serveRecorder runs h for req and fails the test on a panic.
+func serveRecorder(t *testing.T, h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	defer func() {
+		if p := recover(); p != nil {
+			t.Fatalf("%s %s: panic %v", req.Method, req.URL, p)
+		}
+	}()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// cgiEnv is a valid environ for a request of path under the application
+// mounted at /cgi-bin/cgiref.
+func cgiEnv(method, pathInfo string) environ.Environ {
+	return environ.Environ{
+		"GATEWAY_INTERFACE": "CGI/1.1",
+		"REQUEST_METHOD":    method,
+		"SERVER_NAME":       "localhost",
+		"SERVER_PORT":       "80",
+		"SERVER_PROTOCOL":   "HTTP/1.1",
+		"SCRIPT_NAME":       "/cgi-bin/cgiref",
+		"PATH_INFO":         pathInfo,
+		"QUERY_STRING":      "",
+		"REQUEST_URI":       "/cgi-bin/cgiref" + pathInfo,
+	}
+}
+
+// runGateway runs h under gateway.NewBaseCGI.
+func runGateway(t *testing.T, h http.Handler, env environ.Environ, body io.Reader) (stdout, stderr string) {
+	t.Helper()
+	var out, errs bytes.Buffer
+	g := gateway.NewBaseCGI(body, &out, &errs, env)
+	g.TracebackLimit = -1
+	g.Run(h)
+	return out.String(), errs.String()
+}
+
+func TestHandlerOptions(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		o    appOptions
+		err  string
+	}{
+		{"demo", appOptions{app: "demo"}, ""},
+		{"echo validated", appOptions{app: "echo", validate: true}, ""},
+		{"files", appOptions{app: "files", dir: dir}, ""},
+		{"files without dir", appOptions{app: "files"}, "-app files needs -dir"},
+		{"files missing dir", appOptions{app: "files", dir: filepath.Join(dir, "nope")}, "cgiref: files:"},
+		{"check without dir", appOptions{app: "check"}, ""},
+		{"check missing dir", appOptions{app: "check", dir: filepath.Join(dir, "nope")}, "cgiref: files:"},
+		{"unknown", appOptions{app: "php"}, `unknown app "php"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := tc.o.handler()
+			if tc.err == "" {
+				if err != nil || h == nil {
+					t.Fatalf("handler() = %v, %v", h, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v, want one with %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestDemoApp(t *testing.T) {
+	for _, args := range [][]string{nil, {"-validate"}} {
+		h := handlerFor(t, args...)
+		rec := serveRecorder(t, h, httptest.NewRequest("GET", "/x?q=1", nil))
+		body := rec.Body.String()
+		if !strings.HasPrefix(body, "Hello world!\n\n") || !strings.Contains(body, "\nQUERY_STRING = \"q=1\"\n") {
+			t.Errorf("%v: body %q", args, body)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+			t.Errorf("%v: Content-Type %q", args, ct)
+		}
+	}
+	out, _ := runGateway(t, handlerFor(t), cgiEnv("GET", "/p"), nil)
+	if !strings.HasPrefix(out, "Status: 200 OK\r\n") || !strings.Contains(out, "\nPATH_INFO = \"/p\"\n") {
+		t.Errorf("under a gateway: %q", out)
+	}
+}
+
+func TestEchoApp(t *testing.T) {
+	tests := []struct {
+		ct, want string
+	}{
+		{"application/x-test", "application/x-test"},
+		{"", "application/octet-stream"},
+	}
+	for _, validated := range []bool{false, true} {
+		for _, tc := range tests {
+			args := []string{"-app", "echo"}
+			if validated {
+				args = append(args, "-validate")
+			}
+			req := httptest.NewRequest("POST", "/", strings.NewReader("a body"))
+			if tc.ct != "" {
+				req.Header.Set("Content-Type", tc.ct)
+			}
+			rec := serveRecorder(t, handlerFor(t, args...), req)
+			if rec.Body.String() != "a body" || rec.Header().Get("Content-Type") != tc.want {
+				t.Errorf("%v %q: %q, Content-Type %q", args, tc.ct, rec.Body.String(), rec.Header().Get("Content-Type"))
+			}
+		}
+	}
+}
+
+// patternReader yields n bytes of a repeating pattern.
+type patternReader struct{ n, off int64 }
+
+func (p *patternReader) Read(b []byte) (int, error) {
+	if p.off >= p.n {
+		return 0, io.EOF
+	}
+	if int64(len(b)) > p.n-p.off {
+		b = b[:p.n-p.off]
+	}
+	for i := range b {
+		b[i] = byte((p.off + int64(i)) % 251)
+	}
+	p.off += int64(len(b))
+	return len(b), nil
+}
+
+// streamWriter checks that the echo streams: output never lags the input by
+// more than a bound.
+type streamWriter struct {
+	h       http.Header
+	in      *patternReader
+	written int64
+	maxLag  int64
+	bad     bool
+}
+
+func (s *streamWriter) Header() http.Header { return s.h }
+func (s *streamWriter) WriteHeader(int)     {}
+func (s *streamWriter) Write(b []byte) (int, error) {
+	for i, c := range b {
+		if c != byte((s.written+int64(i))%251) {
+			s.bad = true
+		}
+	}
+	s.written += int64(len(b))
+	s.maxLag = max(s.maxLag, s.in.off-s.written)
+	return len(b), nil
+}
+
+func TestEchoStreams(t *testing.T) {
+	const size = 10 << 20
+	in := &patternReader{n: size}
+	w := &streamWriter{h: http.Header{}, in: in}
+	req := httptest.NewRequest("POST", "/", nil)
+	req.Body = io.NopCloser(in)
+	req.ContentLength = size
+	echoApp(w, req)
+	if w.written != size || w.bad {
+		t.Fatalf("echoed %d bytes (corrupt: %v), want %d", w.written, w.bad, size)
+	}
+	if w.maxLag > 64<<10 {
+		t.Errorf("the output lagged the input by %d bytes: the body was buffered", w.maxLag)
+	}
+	if got := w.h.Get("Content-Length"); got != "10485760" {
+		t.Errorf("Content-Length %q", got)
+	}
+}
+
+func TestEcho10MiBGateway(t *testing.T) {
+	const size = 10 << 20
+	env := cgiEnv("POST", "/echo")
+	env["CONTENT_LENGTH"] = "10485760"
+	env["CONTENT_TYPE"] = "application/x-test"
+	for _, args := range [][]string{{"-app", "echo"}, {"-app", "check", "-validate"}} {
+		out, errs := runGateway(t, handlerFor(t, args...), env, &patternReader{n: size})
+		head, body, ok := strings.Cut(out, "\r\n\r\n")
+		if !ok || !strings.HasPrefix(head, "Status: 200 OK\r\n") || !strings.Contains(head, "Content-Type: application/x-test") {
+			t.Fatalf("%v: head %q, stderr %q", args, head, errs)
+		}
+		w := &streamWriter{in: &patternReader{n: size}}
+		w.in.off = size
+		w.Write([]byte(body))
+		if len(body) != size || w.bad {
+			t.Errorf("%v: echoed %d bytes (corrupt: %v)", args, len(body), w.bad)
+		}
+	}
+}
+
+// filesTree makes DIR with files, folders and symbolic links, and a secret
+// file beside DIR.
+func filesTree(t *testing.T) (dir, secret string) {
+	t.Helper()
+	base := t.TempDir()
+	dir = filepath.Join(base, "www")
+	secret = filepath.Join(base, "secret.txt")
+	files := map[string]string{
+		secret:                                   "secret",
+		filepath.Join(dir, "a.txt"):              "hello",
+		filepath.Join(dir, "data.json"):          "{}",
+		filepath.Join(dir, "blob.unknownext"):    "\x00\x01",
+		filepath.Join(dir, "sub", "index.html"):  "<p>index</p>",
+		filepath.Join(dir, "sub", "page.css"):    "p{}",
+		filepath.Join(dir, "empty", "none.txt"):  "x",
+		filepath.Join(dir, "noindex", "a.b.txt"): "x",
+	}
+	for name, content := range files {
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		"link-in":      "a.txt",
+		"link-out":     "../secret.txt",
+		"link-abs-out": secret,
+		"dir-out":      "..",
+		"sub/up-in":    "../a.txt",
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(dir, filepath.FromSlash(name))); err != nil {
+			if runtime.GOOS == "windows" {
+				t.Skipf("symbolic links need privileges on Windows: %v", err)
+			}
+			t.Fatal(err)
+		}
+	}
+	return dir, secret
+}
+
+func TestFilesApp(t *testing.T) {
+	dir, secret := filesTree(t)
+	tests := []struct {
+		method, target string
+		status         int
+		body, ct       string
+	}{
+		{"GET", "/a.txt", 200, "hello", "text/plain; charset=utf-8"},
+		{"HEAD", "/a.txt", 200, "", "text/plain; charset=utf-8"},
+		{"GET", "/data.json", 200, "{}", "application/json"},
+		{"GET", "/sub/page.css", 200, "p{}", "text/css; charset=utf-8"},
+		{"GET", "/blob.unknownext", 200, "\x00\x01", "application/octet-stream"},
+		{"GET", "/sub/", 200, "<p>index</p>", "text/html; charset=utf-8"},
+		{"GET", "/sub", 301, "", ""},
+		{"GET", "/noindex/", 404, "", ""},
+		{"GET", "/", 404, "", ""},
+		{"GET", "/missing.txt", 404, "", ""},
+		{"GET", "/../secret.txt", 404, "", ""},
+		{"GET", "/sub/../../secret.txt", 404, "", ""},
+		{"GET", "/%2e%2e/secret.txt", 404, "", ""},
+		{"GET", "/%2e%2e%2fsecret.txt", 404, "", ""},
+		{"GET", "/..%2fsecret.txt", 404, "", ""},
+		{"GET", "/..%5csecret.txt", 404, "", ""},
+		{"GET", "//" + filepath.ToSlash(secret), 404, "", ""},
+		{"GET", "/link-out", 404, "", ""},
+		{"GET", "/link-abs-out", 404, "", ""},
+		{"GET", "/dir-out/secret.txt", 404, "", ""},
+		{"GET", "/link-in", 200, "hello", ""},
+		{"GET", "/sub/up-in", 200, "hello", ""},
+		{"POST", "/a.txt", 405, "", ""},
+	}
+	for _, validated := range []bool{false, true} {
+		args := []string{"-app", "files", "-dir", dir}
+		if validated {
+			args = append(args, "-validate")
+		}
+		h := handlerFor(t, args...)
+		for _, tc := range tests {
+			rec := serveRecorder(t, h, httptest.NewRequest(tc.method, tc.target, nil))
+			if rec.Code != tc.status {
+				t.Errorf("%v %s %s: status %d, want %d", args, tc.method, tc.target, rec.Code, tc.status)
+			}
+			if strings.Contains(rec.Body.String(), "secret") {
+				t.Errorf("%s %s: the secret leaked", tc.method, tc.target)
+			}
+			if tc.status == 200 && rec.Body.String() != tc.body {
+				t.Errorf("%s %s: body %q, want %q", tc.method, tc.target, rec.Body.String(), tc.body)
+			}
+			if tc.ct != "" && rec.Header().Get("Content-Type") != tc.ct {
+				t.Errorf("%s %s: Content-Type %q, want %q", tc.method, tc.target, rec.Header().Get("Content-Type"), tc.ct)
+			}
+		}
+	}
+}
+
+func TestFilesRedirectAndAbsolute(t *testing.T) {
+	dir, secret := filesTree(t)
+	a, err := newFilesApp(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := serveRecorder(t, a, httptest.NewRequest("GET", "/sub?x=1", nil))
+	if loc := rec.Header().Get("Location"); rec.Code != 301 || loc != "/sub/" {
+		t.Errorf("redirect %d to %q, want 301 to /sub/", rec.Code, loc)
+	}
+	for _, p := range []string{secret, filepath.ToSlash(secret), "../secret.txt", `..\secret.txt`, "a.txt\x00"} {
+		rec := httptest.NewRecorder()
+		a.serve(rec, httptest.NewRequest("GET", "/", nil), p)
+		if rec.Code != 404 {
+			t.Errorf("path %q: status %d, want 404", p, rec.Code)
+		}
+	}
+}
+
+func TestFilesUnderGateway(t *testing.T) {
+	dir, _ := filesTree(t)
+	h := handlerFor(t, "-app", "files", "-dir", dir, "-validate")
+	out, errs := runGateway(t, h, cgiEnv("GET", "/a.txt"), nil)
+	want := "Status: 200 OK\r\nAccept-Ranges: bytes\r\nContent-Length: 5\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	if !strings.HasPrefix(out, want) || !strings.HasSuffix(out, "\r\n\r\nhello") {
+		t.Errorf("stdout %q (stderr %q), want it to start with %q and end with the file", out, errs, want)
+	}
+	out, _ = runGateway(t, h, cgiEnv("GET", "/%2e%2e/secret.txt"), nil)
+	if !strings.HasPrefix(out, "Status: 404 ") {
+		t.Errorf("stdout %q, want 404", out)
+	}
+}
+
+// flushRecorder records the body at each flush.
+type flushRecorder struct {
+	*httptest.ResponseRecorder
+	atFlush []string
+}
+
+func (f *flushRecorder) Flush() {
+	f.atFlush = append(f.atFlush, f.Body.String())
+	f.ResponseRecorder.Flush()
+}
+
+func TestCheckApp(t *testing.T) {
+	dir, _ := filesTree(t)
+	tests := []struct {
+		method, target string
+		header         http.Header
+		status         int
+		body, ct       string
+	}{
+		{"POST", "/echo", http.Header{"Content-Type": {"text/x-mine"}}, 200, "posted", "text/x-mine"},
+		{"GET", "/status/404", nil, 404, "status 404\n", "text/plain; charset=utf-8"},
+		{"GET", "/status/599", nil, 599, "status 599\n", "text/plain; charset=utf-8"},
+		{"GET", "/status/204", nil, 204, "", ""},
+		{"GET", "/status/304", nil, 304, "", ""},
+		{"GET", "/status/99", nil, 400, "", ""},
+		{"GET", "/status/1000", nil, 400, "", ""},
+		{"GET", "/status/abc", nil, 400, "", ""},
+		{"GET", "/status/103", nil, 400, "", ""},
+		{"GET", "/auth", http.Header{"X-Auth": {"ok"}}, 200, "authorized\n", "text/plain; charset=utf-8"},
+		{"GET", "/auth", http.Header{"X-Auth": {"no"}}, 403, "", ""},
+		{"GET", "/auth", nil, 403, "", ""},
+		{"GET", "/files/a.txt", nil, 200, "hello", "text/plain; charset=utf-8"},
+		{"GET", "/files/../secret.txt", nil, 404, "", ""},
+		{"GET", "/files", nil, 301, "", ""},
+		{"GET", "/filesystem", nil, 200, "", "text/plain; charset=utf-8"},
+		{"GET", "/anything", nil, 200, "", "text/plain; charset=utf-8"},
+	}
+	for _, validated := range []bool{false, true} {
+		args := []string{"-app", "check", "-dir", dir}
+		if validated {
+			args = append(args, "-validate")
+		}
+		h := handlerFor(t, args...)
+		for _, tc := range tests {
+			var body io.Reader
+			if tc.method == "POST" {
+				body = strings.NewReader("posted")
+			}
+			req := httptest.NewRequest(tc.method, tc.target, body)
+			for k, v := range tc.header {
+				req.Header[k] = v
+			}
+			rec := serveRecorder(t, h, req)
+			if rec.Code != tc.status {
+				t.Errorf("%v %s %s: status %d, want %d", args, tc.method, tc.target, rec.Code, tc.status)
+			}
+			if tc.body != "" && rec.Body.String() != tc.body {
+				t.Errorf("%s %s: body %q, want %q", tc.method, tc.target, rec.Body.String(), tc.body)
+			}
+			if tc.ct != rec.Header().Get("Content-Type") && tc.status < 300 {
+				t.Errorf("%s %s: Content-Type %q, want %q", tc.method, tc.target, rec.Header().Get("Content-Type"), tc.ct)
+			}
+			if tc.target == "/anything" && !strings.HasPrefix(rec.Body.String(), "Hello world!\n\n") {
+				t.Errorf("/anything: body %q, want the demo listing", rec.Body.String())
+			}
+		}
+	}
+}
+
+func TestCheckAuthHeader(t *testing.T) {
+	req := httptest.NewRequest("GET", "/auth", nil)
+	req.Header.Set("X-Auth", "ok")
+	rec := serveRecorder(t, handlerFor(t, "-app", "check"), req)
+	//lint:ignore SA1008 the authorizer's key is assigned directly and keeps its letter case
+	if got := rec.Header()["Variable-AUTH_USER"]; len(got) != 1 || got[0] != "tester" {
+		t.Errorf("Variable-AUTH_USER %q (header %v)", got, rec.Header())
+	}
+	env := cgiEnv("GET", "/auth")
+	env["HTTP_X_AUTH"] = "ok"
+	out, _ := runGateway(t, handlerFor(t, "-app", "check", "-validate"), env, nil)
+	if !strings.Contains(out, "\r\nVariable-AUTH_USER: tester\r\n") {
+		t.Errorf("under a gateway: %q", out)
+	}
+}
+
+func TestCheckNoDir(t *testing.T) {
+	rec := serveRecorder(t, handlerFor(t, "-app", "check"), httptest.NewRequest("GET", "/files/a.txt", nil))
+	if rec.Code != 404 {
+		t.Errorf("status %d, want 404 without -dir", rec.Code)
+	}
+}
+
+func TestCheckPanic(t *testing.T) {
+	defer func() {
+		if p := recover(); p == nil {
+			t.Error("/panic did not panic")
+		}
+	}()
+	handlerFor(t, "-app", "check").ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/panic", nil))
+}
+
+func TestCheckPanicGateway(t *testing.T) {
+	out, errs := runGateway(t, handlerFor(t, "-app", "check"), cgiEnv("GET", "/panic"), nil)
+	if !strings.HasPrefix(out, "Status: 500 Internal Server Error\r\n") || !strings.Contains(errs, "/panic requested") {
+		t.Errorf("stdout %q, stderr %q", out, errs)
+	}
+}
+
+func TestCheckStream(t *testing.T) {
+	for _, args := range [][]string{{"-app", "check"}, {"-app", "check", "-validate"}} {
+		w := &flushRecorder{ResponseRecorder: httptest.NewRecorder()}
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("%v: panic %v", args, p)
+				}
+			}()
+			handlerFor(t, args...).ServeHTTP(w, httptest.NewRequest("GET", "/stream", nil))
+		}()
+		if w.Body.String() != "first\nsecond\n" {
+			t.Errorf("%v: body %q", args, w.Body.String())
+		}
+		if len(w.atFlush) == 0 || w.atFlush[0] != "first\n" {
+			t.Errorf("%v: bodies at flush %q, want \"first\\n\" first", args, w.atFlush)
+		}
+	}
+}
+
+func TestCheckStreamCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w := &flushRecorder{ResponseRecorder: httptest.NewRecorder()}
+	handlerFor(t, "-app", "check").ServeHTTP(w, httptest.NewRequest("GET", "/stream", nil).WithContext(ctx))
+	if w.Body.String() != "first\n" {
+		t.Errorf("body %q, want only the first line", w.Body.String())
+	}
+}
+
+// TestCheckRouting checks the path an app routes on under a gateway.
+func TestCheckRouting(t *testing.T) {
+	h := handlerFor(t, "-app", "check", "-validate")
+	tests := []struct {
+		name string
+		env  environ.Environ
+	}{
+		{"PATH_INFO", cgiEnv("GET", "/status/404")},
+		{"nginx SCRIPT_NAME", environ.Environ{
+			"REQUEST_METHOD": "GET", "SERVER_NAME": "localhost", "SERVER_PORT": "80",
+			"SERVER_PROTOCOL": "HTTP/1.1", "SCRIPT_NAME": "/status/404", "QUERY_STRING": "",
+			"REQUEST_URI": "/status/404",
+		}},
+	}
+	for _, tc := range tests {
+		out, errs := runGateway(t, h, tc.env, nil)
+		if !strings.HasPrefix(out, "Status: 404 Not Found\r\n") || !strings.HasSuffix(out, "status 404\n") {
+			t.Errorf("%s: stdout %q, stderr %q", tc.name, out, errs)
+		}
+	}
+}
+
+func TestListen(t *testing.T) {
+	l, err := listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := l.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+		t.Errorf("address %v", l.Addr())
+	}
+	l.Close()
+	if _, err := listen("256.0.0.1:0"); err == nil {
+		t.Error("a bad address was accepted")
+	}
+}
+
+func TestListenUnix(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "s.sock")
+
+	// A stale socket file: its server is gone.
+	stale, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close()
+	if _, err := os.Lstat(sock); err != nil {
+		t.Fatalf("the stale socket file is missing: %v", err)
+	}
+	l, err := listen("unix:" + sock)
+	if err != nil {
+		t.Fatalf("over a stale socket: %v", err)
+	}
+	defer l.Close()
+
+	// A live socket is not taken over.
+	if l2, err := listen("unix:" + sock); err == nil {
+		l2.Close()
+		t.Error("listened over a live socket")
+	}
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatalf("the first listener lost its socket: %v", err)
+	}
+	c.Close()
+
+	// Nor is a regular file removed.
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listen("unix:" + file); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("error %v, want a refusal", err)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "keep" {
+		t.Errorf("the file was touched: %q, %v", b, err)
+	}
+}
+
+func TestNewLogger(t *testing.T) {
+	var b bytes.Buffer
+	newLogger(&b).Info("hello", "k", "v")
+	if got := b.String(); !strings.Contains(got, "level=INFO msg=hello k=v") {
+		t.Errorf("log %q", got)
+	}
+}
+
+func TestLogfGateway(t *testing.T) {
+	var b bytes.Buffer
+	env := cgiEnv("GET", "/")
+	g := gateway.NewBaseCGI(nil, io.Discard, &b, env)
+	g.Run(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logf(r, "note %d", 1)
+	}))
+	if b.String() != "cgiref: note 1\n" {
+		t.Errorf("stderr %q", b.String())
+	}
+}

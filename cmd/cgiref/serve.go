@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/cgiref/cgiref/simple"
+)
+
+// shutdownTimeout bounds how long serve waits for requests in flight after
+// an interrupt.
+const shutdownTimeout = 5 * time.Second
+
+// runServe runs the HTTP demo server until SIGINT or SIGTERM.
+func runServe(args []string, stderr io.Writer) int {
+	fs := subcommandFlags("serve", "cgiref serve [-listen HOST:PORT] [-app demo|echo|files|check] [-dir DIR] [-validate]", stderr)
+	addr := fs.String("listen", "127.0.0.1:8000", "the `HOST:PORT` to listen on (port 0: any free port)")
+	var o appOptions
+	o.register(fs)
+	if code, done := parseSubcommand(fs, args, false); done {
+		return code
+	}
+	log := newLogger(stderr)
+	h, err := o.handler()
+	if err != nil {
+		log.Error("serve", "err", err)
+		return 2
+	}
+	host, port, err := splitListen(*addr)
+	if err != nil {
+		log.Error("serve", "err", err)
+		return 2
+	}
+	srv, err := simple.MakeServer(host, port, h)
+	if err != nil {
+		log.Error("serve", "err", err)
+		return 1
+	}
+	srv.Errors = stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	log.Info("serving HTTP", "addr", srv.Addr().String(), "app", o.app)
+	if err := srv.ServeForever(); err != nil {
+		log.Error("serve", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// splitListen splits HOST:PORT for simple.MakeServer.
+func splitListen(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("cgiref: -listen: %w", err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("cgiref: -listen: bad port %q", p)
+	}
+	return host, port, nil
+}
