@@ -26,6 +26,7 @@ func TestCGI(t *testing.T) {
 			for _, n := range []int{0, 1, 1 * mib} {
 				t.Run("echo-"+sizeName(n), func(t *testing.T) { checkEcho(t, tg, n) })
 			}
+			t.Run("echo-chunked", func(t *testing.T) { checkEchoChunked(t, tg, 64*kib) })
 			t.Run("status", func(t *testing.T) { checkStatus(t, tg) })
 			t.Run("files", func(t *testing.T) { checkFiles(t, tg) })
 			t.Run("panic", func(t *testing.T) { checkPanicLogged(t, tg) })

@@ -32,6 +32,9 @@ type target struct {
 	// pathInfo maps the decoded PATH_INFO the tests ask for to what the
 	// server passes on; nil means unchanged.
 	pathInfo func(string) string
+	// refusesChunked: the server answers 411 to a chunked request body
+	// instead of passing it on.
+	refusesChunked bool
 }
 
 func (tg target) url(rest string) string { return tg.srv.base + tg.script + rest }
@@ -136,6 +139,43 @@ func checkEcho(t *testing.T, tg target, size int) {
 		t.Errorf("Content-Type %q, want %q", got, ctype)
 	}
 	if len(out) != size || sha256.Sum256(out) != sha256.Sum256(in) {
+		t.Errorf("echoed %d bytes (sha256 %x), sent %d (sha256 %x)",
+			len(out), sha256.Sum256(out), size, sha256.Sum256(in))
+	}
+}
+
+// checkEchoChunked: a body of unknown length, sent chunked, comes back
+// intact (the server either buffers it and sets CONTENT_LENGTH or passes it
+// on to its end).
+func checkEchoChunked(t *testing.T, tg target, size int) {
+	in := make([]byte, size)
+	if _, err := rand.Read(in); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("POST", tg.url("/echo"), io.MultiReader(bytes.NewReader(in)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if req.ContentLength != -1 && req.ContentLength != 0 {
+		t.Fatalf("request ContentLength %d: the body would not be chunked", req.ContentLength)
+	}
+	req.ContentLength = -1
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", req.URL, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the body: %v", err)
+	}
+	if tg.refusesChunked {
+		wantStatus(t, resp, http.StatusLengthRequired, out)
+		return
+	}
+	wantStatus(t, resp, 200, out)
+	if !bytes.Equal(out, in) {
 		t.Errorf("echoed %d bytes (sha256 %x), sent %d (sha256 %x)",
 			len(out), sha256.Sum256(out), size, sha256.Sum256(in))
 	}
@@ -287,6 +327,7 @@ func runCommon(t *testing.T, tg target) {
 	for _, n := range []int{0, 1, 64 * kib, 10 * mib} {
 		t.Run("echo-"+sizeName(n), func(t *testing.T) { checkEcho(t, tg, n) })
 	}
+	t.Run("echo-chunked", func(t *testing.T) { checkEchoChunked(t, tg, 64*kib) })
 	t.Run("status", func(t *testing.T) { checkStatus(t, tg) })
 	t.Run("panic", func(t *testing.T) { checkPanic(t, tg) })
 }
