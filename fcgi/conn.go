@@ -17,6 +17,7 @@ import (
 
 	"github.com/cgiref/cgiref/environ"
 	"github.com/cgiref/cgiref/gateway"
+	"github.com/cgiref/cgiref/iis"
 )
 
 // Errors a handler's writes return once the web server aborted the request
@@ -292,6 +293,9 @@ func (c *conn) params(req *request, content []byte) error {
 	}
 	if env["CONTENT_LENGTH"] == "-1" {
 		delete(env, "CONTENT_LENGTH") // Caddy, for a chunked request: read STDIN to its end
+	}
+	if c.srv.FixIISPathInfo {
+		iis.FixPathInfo(env)
 	}
 	*req.paramsp = req.params[:0]
 	paramsPool.Put(req.paramsp)

@@ -644,3 +644,18 @@ func TestReadTimeout(t *testing.T) {
 	}
 	c.expectClosed()
 }
+
+func TestFixIISPathInfo(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, gateway.Environ(r)["PATH_INFO"])
+	})
+	env := append(getEnv("/app/x"), [2]string{"SCRIPT_NAME", "/app"}, [2]string{"PATH_INFO", "/app/x"})
+	for _, fix := range []bool{false, true} {
+		c := dial(t, startServer(t, &Server{Handler: h, FixIISPathInfo: fix}))
+		c.mustSend(requestBytes(1, roleResponder, flagKeepConn, env, nil))
+		want := map[bool]string{false: "/app/x", true: "/x"}[fix]
+		if r := c.results(1)[1]; r.body() != want {
+			t.Errorf("FixIISPathInfo %v: PATH_INFO %q, want %q", fix, r.body(), want)
+		}
+	}
+}
