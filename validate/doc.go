@@ -18,7 +18,7 @@
 // request's error stream (wsgi.errors). Outside a gateway, where that stream
 // is io.Discard, the warning goes to slog.Default() at level Warn instead.
 //
-// Three violations cannot be raised in the goroutine of the offence, because
+// Two kinds of violation are not raised in the goroutine of the offence, because
 // that may not be the handler's goroutine and a panic there would bring the
 // whole process down:
 //

@@ -33,8 +33,12 @@ func violation(rule, format string, args ...any) *Error {
 // Validator returns a handler that checks the request environ, then calls
 // app with a request and a ResponseWriter that check what app does. A
 // violation panics with a *Error; a warning is written to the request's
-// error stream. See the package documentation for every rule.
+// error stream. See the package documentation for every rule. A nil app
+// means http.DefaultServeMux.
 func Validator(app http.Handler) http.Handler {
+	if app == nil {
+		app = http.DefaultServeMux
+	}
 	return &validator{app: app}
 }
 

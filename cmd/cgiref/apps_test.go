@@ -229,7 +229,7 @@ func TestEcho10MiBGateway(t *testing.T) {
 
 // filesTree makes DIR with files, folders and symbolic links, and a secret
 // file beside DIR.
-func filesTree(t *testing.T) (dir, secret string) {
+func filesTree(t testing.TB) (dir, secret string) {
 	t.Helper()
 	base := t.TempDir()
 	dir = filepath.Join(base, "www")
