@@ -22,11 +22,11 @@ import (
 type body struct {
 	mu      sync.Mutex
 	cond    sync.Cond
-	mem     []byte // unread bytes are mem[r:]
+	chunks  []*[]byte // pooled buffers; unread bytes start at (*chunks[0])[r:]
 	r       int
+	memLen  int // unread bytes in chunks
 	memMax  int
-	pool    *sync.Pool // where mem came from and goes back to
-	memp    *[]byte    // the pooled slice mem started as
+	pool    *sync.Pool // where chunks come from and go back to
 	file    *os.File   // spill file; unread bytes are [fr, fw)
 	fr, fw  int64
 	tempDir string
@@ -48,7 +48,7 @@ func (b *body) write(p []byte) error {
 	if b.err != nil || b.eof {
 		return nil // the handler is gone or the stream ended: drop
 	}
-	if b.fr == b.fw && len(b.mem)-b.r+len(p) <= b.memMax {
+	if b.fr == b.fw && b.memLen+len(p) <= b.memMax {
 		b.appendMem(p)
 	} else if err := b.spill(p); err != nil {
 		b.err = fmt.Errorf("fcgi: spooling request body: %w", err)
@@ -60,18 +60,40 @@ func (b *body) write(p []byte) error {
 }
 
 func (b *body) appendMem(p []byte) {
-	if b.mem == nil && b.pool != nil {
-		if bp, ok := b.pool.Get().(*[]byte); ok {
-			b.memp, b.mem = bp, (*bp)[:0]
+	b.memLen += len(p)
+	for len(p) > 0 {
+		var last *[]byte
+		if n := len(b.chunks); n > 0 && len(*b.chunks[n-1]) < cap(*b.chunks[n-1]) {
+			last = b.chunks[n-1]
+		} else {
+			last = b.pool.Get().(*[]byte)
+			*last = (*last)[:0]
+			b.chunks = append(b.chunks, last)
+		}
+		k := copy((*last)[len(*last):cap(*last)], p)
+		*last = (*last)[:len(*last)+k]
+		p = p[k:]
+	}
+}
+
+// readMem reads from the chunks, returning each one to the pool once read.
+func (b *body) readMem(p []byte) int {
+	first := b.chunks[0]
+	n := copy(p, (*first)[b.r:])
+	b.r += n
+	b.memLen -= n
+	if b.r == len(*first) {
+		b.r = 0
+		if len(b.chunks) == 1 {
+			*first = (*first)[:0] // the only chunk: reuse it
+		} else {
+			b.pool.Put(first)
+			copy(b.chunks, b.chunks[1:])
+			b.chunks[len(b.chunks)-1] = nil
+			b.chunks = b.chunks[:len(b.chunks)-1]
 		}
 	}
-	if b.r > 0 && b.r == len(b.mem) {
-		b.mem, b.r = b.mem[:0], 0
-	} else if b.r > 0 && len(b.mem)+len(p) > cap(b.mem) {
-		n := copy(b.mem, b.mem[b.r:])
-		b.mem, b.r = b.mem[:n], 0
-	}
-	b.mem = append(b.mem, p...)
+	return n
 }
 
 func (b *body) spill(p []byte) error {
@@ -112,10 +134,8 @@ func (b *body) Read(p []byte) (int, error) {
 		if b.err != nil {
 			return 0, b.err
 		}
-		if b.r < len(b.mem) {
-			n := copy(p, b.mem[b.r:])
-			b.r += n
-			return n, nil
+		if b.memLen > 0 {
+			return b.readMem(p), nil
 		}
 		if b.fr < b.fw {
 			n, err := b.file.ReadAt(p[:min(int64(len(p)), b.fw-b.fr)], b.fr)
@@ -147,14 +167,11 @@ func (b *body) release() {
 	if b.err == nil {
 		b.err = io.ErrClosedPipe
 	}
-	if b.memp != nil {
-		if cap(b.mem) == cap(*b.memp) {
-			*b.memp = b.mem[:0]
-		}
-		b.pool.Put(b.memp)
-		b.memp = nil
+	for i, c := range b.chunks {
+		b.pool.Put(c)
+		b.chunks[i] = nil
 	}
-	b.mem = nil
+	b.chunks, b.memLen, b.r = nil, 0, 0
 	if b.file != nil {
 		name := b.file.Name()
 		b.file.Close()
