@@ -142,7 +142,7 @@ func (c *conn) watch() {
 // lingerTimeout.
 func (c *conn) finish(b *body) {
 	c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
-	if b.n > 0 && b.n <= maxDrain && b.err == nil {
+	if b.n > 0 && b.err == nil {
 		io.Copy(io.Discard, b)
 	}
 	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
@@ -153,7 +153,8 @@ func (c *conn) finish(b *body) {
 		c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
 		<-c.watchDone
 	case b.n > 0:
-		// The web server is still sending a body nobody reads.
+		// The body could not be read to its end: the connection is broken
+		// or too slow, and nothing is left to wait for.
 	default:
 		io.CopyN(io.Discard, c.br, maxDrain)
 	}

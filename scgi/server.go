@@ -18,9 +18,10 @@ import (
 const DefaultHeaderTimeout = 30 * time.Second
 
 // Limits of the lingering close: after an answer, the rest of an unread body
-// and whatever else the web server sends is read and thrown away, within
-// these bounds, so that closing the socket with unread bytes does not reset
-// the connection before the web server has read the answer.
+// and whatever else the web server sends is read and thrown away for at most
+// lingerTimeout (and, past the body, at most maxDrain bytes), so that closing
+// the socket with unread bytes does not reset the connection before the web
+// server has read the answer.
 const (
 	lingerTimeout = 2 * time.Second
 	maxDrain      = 256 << 10
@@ -94,6 +95,7 @@ type Server struct {
 	conns      map[*conn]struct{}
 	inShutdown atomic.Bool
 	closing    chan struct{} // closed by Shutdown; created lazily under mu
+	sem        chan struct{} // a slot per connection served, when MaxConns > 0
 	readers    sync.Pool     // *bufio.Reader
 	writers    sync.Pool     // *bufio.Writer
 }
@@ -161,12 +163,12 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	defer s.trackListener(&l, false)
 
-	var sem chan struct{}
-	if s.MaxConns > 0 {
-		sem = make(chan struct{}, s.MaxConns)
-	}
 	s.mu.Lock()
 	closing := s.closingChan()
+	if s.MaxConns > 0 && s.sem == nil {
+		s.sem = make(chan struct{}, s.MaxConns)
+	}
+	sem := s.sem
 	s.mu.Unlock()
 
 	var delay time.Duration

@@ -495,3 +495,16 @@ func TestMaxConns(t *testing.T) {
 		t.Errorf("peak concurrency %d, want 2", peak)
 	}
 }
+
+func TestUnreadBody(t *testing.T) {
+	// An app that answers without reading a large body: the answer must
+	// reach the web server whole, not be lost to a reset connection.
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ignored") })
+	_, addr := startServer(t, h, nil)
+	for _, size := range []int{10, 4 << 20} {
+		head, body := splitAnswer(t, roundTrip(t, "tcp", addr, scgiRequest("POST", "/", make([]byte, size))))
+		if !strings.HasPrefix(head, "Status: 200 OK\r\n") || string(body) != "ignored" {
+			t.Errorf("size %d: answer %q %q", size, head, body)
+		}
+	}
+}
