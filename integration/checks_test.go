@@ -35,6 +35,9 @@ type target struct {
 	// refusesChunked: the server answers 411 to a chunked request body
 	// instead of passing it on.
 	refusesChunked bool
+	// dropsStderr: the server writes nothing of the FastCGI stderr stream
+	// to its log, so a panic's stack cannot be checked there.
+	dropsStderr bool
 }
 
 func (tg target) url(rest string) string { return tg.srv.base + tg.script + rest }
@@ -235,8 +238,11 @@ func checkStream(t *testing.T, tg target) {
 }
 
 // checkPanic: a panicking handler gets the gateway's 500 answer while a
-// request running at the same time completes normally.
+// request running at the same time completes normally; the panic and its
+// stack are logged (by the server, from FastCGI's stderr stream or the
+// spawned process's stderr, or in the backend's own log).
 func checkPanic(t *testing.T, tg target) {
+	before := tg.srv.logSizes()
 	var wg sync.WaitGroup
 	var other streamResult
 	wg.Add(1)
@@ -252,6 +258,7 @@ func checkPanic(t *testing.T, tg target) {
 		t.Errorf("the request beside the panic: status %d, body %q, error %v; want 200 \"first\\nsecond\\n\"",
 			other.status, other.first+other.second, other.err)
 	}
+	waitPanicLogged(t, tg.srv, before)
 }
 
 func wantPanicAnswer(t *testing.T, resp *http.Response, body []byte) {
@@ -274,14 +281,23 @@ func checkPanicLogged(t *testing.T, tg target) {
 	before := tg.srv.logSizes()
 	resp, body := send(t, "GET", tg.url("/panic"), nil, nil)
 	wantPanicAnswer(t, resp, body)
+	if !tg.dropsStderr {
+		waitPanicLogged(t, tg.srv, before)
+	}
+}
+
+// waitPanicLogged waits (a bounded time) for a panic with a stack trace in
+// what the logs of s gained since before.
+func waitPanicLogged(t *testing.T, s *server, before map[string]int64) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		added := tg.srv.logsSince(before)
+		added := s.logsSince(before)
 		if strings.Contains(added, "panic") && stackFrame.MatchString(added) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no panic with a stack trace in the server's logs after the request; they gained:\n%s", added)
+			t.Fatalf("no panic with a stack trace in the logs after the request; they gained:\n%s", added)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
