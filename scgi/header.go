@@ -78,10 +78,11 @@ func readLength(br *bufio.Reader, limit int) (int, error) {
 			if digits > maxd {
 				return 0, errTooManyDigits
 			}
-			n = n*10 + int(c-'0')
-			if n > limit {
-				return 0, errTooLarge
+			d := int(c - '0')
+			if n > (limit-d)/10 {
+				return 0, errTooLarge // n*10+d > limit, checked without overflow
 			}
+			n = n*10 + d
 		case digits == 0:
 			return 0, errNotNetstring
 		case c == ':':

@@ -92,6 +92,8 @@ func TestReadHeader(t *testing.T) {
 		{name: "over the limit, digits only", in: "2000", limit: 1999, err: errTooLarge},
 		{name: "too many digits", in: "10000000", limit: 1 << 20, err: errTooManyDigits},
 		{name: "too many digits, huge limit", in: "1234567890123456789012345", limit: 1<<63 - 1, err: errTooManyDigits},
+		{name: "19 digits, huge limit", in: "9999999999999999999:", limit: 1<<63 - 1, err: errTooLarge},
+		{name: "just over a huge limit", in: "9223372036854775808:", limit: 1<<63 - 1, err: errTooLarge},
 		{name: "empty input", in: "", wantEOF: true},
 		{name: "truncated in digits", in: "2", wantEOF: true},
 		{name: "truncated after colon", in: "24:", wantEOF: true},

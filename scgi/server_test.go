@@ -508,3 +508,31 @@ func TestUnreadBody(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteTimeout(t *testing.T) {
+	errc := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 1<<20)
+		for range 256 { // far more than the socket buffers hold
+			if _, err := w.Write(chunk); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	})
+	_, addr := startServer(t, h, func(s *Server) {
+		s.WriteTimeout = 200 * time.Millisecond
+		s.Logger = slog.New(slog.DiscardHandler)
+	})
+	c := dial(t, "tcp", addr)
+	c.Write(scgiRequest("GET", "/", nil)) // and never read the answer
+	select {
+	case err := <-errc:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("write error %v, want a deadline error", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("write did not time out")
+	}
+}
