@@ -166,13 +166,13 @@ func (c *conn) finish(b *body) {
 func (c *conn) headerFailed(err error) {
 	log := c.srv.logger()
 	var reason string
-	var he *HeaderError
+	var he *headerError
 	switch {
 	case err == io.EOF:
 		log.Debug("scgi: connection closed before a request", "remote", c.remote())
 		return
 	case errors.As(err, &he):
-		reason = he.Reason
+		reason = he.reason
 	case err == io.ErrUnexpectedEOF:
 		reason = "header block cut short"
 	case errors.Is(err, os.ErrDeadlineExceeded):

@@ -14,6 +14,16 @@
 // A header that breaks the protocol is answered with "400 Bad Request" when
 // an answer is still possible, logged, and its connection closed.
 //
+// The body is streamed from the connection to the handler, never held whole
+// in memory; a connection that ends before CONTENT_LENGTH bytes gives the
+// handler io.ErrUnexpectedEOF. Once the body has been read to its end, the
+// connection is watched: when the web server closes it (its client went
+// away), the request's context is cancelled with ErrConnClosed as its cause
+// and later writes fail with an error that matches net.ErrClosed. While the
+// body is still unread nothing can be watched without taking body bytes, so
+// a handler that never reads a non-empty body learns of a closed connection
+// only from a failing write.
+//
 // # Security
 //
 // SCGI has no authentication: whoever can connect to the socket can claim any

@@ -15,15 +15,15 @@ import (
 // its MaxHeaderBytes is zero.
 const DefaultMaxHeaderBytes = 1 << 20
 
-// A HeaderError reports a header block that breaks the SCGI protocol. The
+// headerError reports a header block that breaks the SCGI protocol. The
 // connection that sent it gets a 400 answer and is closed.
-type HeaderError struct {
-	Reason string // what is wrong, in a few words; never echoes the input
+type headerError struct {
+	reason string // what is wrong, in a few words; never echoes the input
 }
 
-func (e *HeaderError) Error() string { return "scgi: malformed header: " + e.Reason }
+func (e *headerError) Error() string { return "scgi: malformed header: " + e.reason }
 
-func malformed(reason string) error { return &HeaderError{Reason: reason} }
+func malformed(reason string) error { return &headerError{reason: reason} }
 
 // Reasons of the HeaderErrors the parser returns. They are fixed sentences,
 // so the 400 answer never reflects the bytes that were sent.
@@ -95,7 +95,7 @@ func readLength(br *bufio.Reader, limit int) (int, error) {
 
 // readHeader reads one SCGI header netstring from br and parses it. It reads
 // nothing past the netstring's ',', so br is left at the first body byte.
-// Errors are *HeaderError for broken syntax, io.EOF for a connection closed
+// Errors are *headerError for broken syntax, io.EOF for a connection closed
 // before its first byte, and io.ErrUnexpectedEOF or the reader's error for a
 // connection that ended or failed inside the header.
 func readHeader(br *bufio.Reader, limit int) (request, error) {
@@ -188,6 +188,6 @@ func parseContentLength(v string) (int64, error) {
 // isHeaderError reports whether err is a protocol violation rather than a
 // connection problem.
 func isHeaderError(err error) bool {
-	var he *HeaderError
+	var he *headerError
 	return errors.As(err, &he)
 }
