@@ -25,7 +25,7 @@ func (e *headerError) Error() string { return "scgi: malformed header: " + e.rea
 
 func malformed(reason string) error { return &headerError{reason: reason} }
 
-// Reasons of the HeaderErrors the parser returns. They are fixed sentences,
+// The headerErrors the parser returns. They are fixed sentences,
 // so the 400 answer never reflects the bytes that were sent.
 var (
 	errNotNetstring   = malformed("header block is not a netstring (length digits expected)")
