@@ -35,9 +35,15 @@ type body struct {
 }
 
 func newBody(memMax int, pool *sync.Pool, tempDir string) *body {
-	b := &body{memMax: memMax, pool: pool, tempDir: tempDir}
-	b.cond.L = &b.mu
+	b := new(body)
+	b.init(memMax, pool, tempDir)
 	return b
+}
+
+// init prepares a body that is part of a larger struct.
+func (b *body) init(memMax int, pool *sync.Pool, tempDir string) {
+	b.memMax, b.pool, b.tempDir = memMax, pool, tempDir
+	b.cond.L = &b.mu
 }
 
 // write appends p to the stream. It never blocks on the reader. An error

@@ -251,7 +251,8 @@ func (c *conn) begin(rec record) error {
 	req.paramsp = paramsPool.Get().(*[]byte)
 	req.params = (*req.paramsp)[:0]
 	if br.role != roleAuthorizer {
-		req.stdin = newBody(c.srv.bodyMemory(), &bodyPool, c.srv.TempDir)
+		req.stdinBody.init(c.srv.bodyMemory(), &bodyPool, c.srv.TempDir)
+		req.stdin = &req.stdinBody
 	}
 	if br.role == roleFilter {
 		req.data = newBody(c.srv.bodyMemory(), &bodyPool, c.srv.TempDir)
@@ -461,8 +462,10 @@ type request struct {
 
 	paramsp *[]byte
 	params  []byte
-	stdin   *body
-	data    *body
+	stdin   *body // nil for an authorizer
+	data    *body // nil but for a filter
+
+	stdinBody body
 
 	state  atomic.Int32
 	ctx    context.Context

@@ -97,7 +97,18 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	closing   atomic.Bool
-	active    atomic.Int64 // requests in flight
+	done      chan struct{} // closed by Shutdown
+	active    atomic.Int64  // requests in flight
+}
+
+// doneChan returns the channel Shutdown closes.
+func (s *Server) doneChan() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+	}
+	return s.done
 }
 
 // Serve accepts connections on l and serves them, each in its own
@@ -124,9 +135,14 @@ func (s *Server) Serve(l net.Listener) error {
 		slots = make(chan struct{}, s.MaxConns)
 	}
 	var delay time.Duration
+	done := s.doneChan()
 	for {
 		if slots != nil {
-			slots <- struct{}{}
+			select {
+			case slots <- struct{}{}:
+			case <-done:
+				return ErrServerClosed
+			}
 		}
 		rwc, err := l.Accept()
 		if err != nil {
@@ -173,8 +189,11 @@ func (s *Server) Serve(l net.Listener) error {
 // them. When ctx ends first, Shutdown returns ctx.Err() and the remaining
 // connections keep running.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closing.Store(true)
+	done := s.doneChan()
 	s.mu.Lock()
+	if !s.closing.Swap(true) {
+		close(done)
+	}
 	for l := range s.listeners {
 		l.Close()
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -657,5 +658,95 @@ func TestFixIISPathInfo(t *testing.T) {
 		if r := c.results(1)[1]; r.body() != want {
 			t.Errorf("FixIISPathInfo %v: PATH_INFO %q, want %q", fix, r.body(), want)
 		}
+	}
+}
+
+// countingListener counts the writes on the connections it accepts.
+type countingListener struct {
+	net.Listener
+	writes *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	return countingConn{c, l.writes}, err
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestOneWrite checks that a small answer, the end of STDOUT and
+// END_REQUEST leave in one write.
+func TestOneWrite(t *testing.T) {
+	var writes atomic.Int64
+	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 100 {
+			io.WriteString(w, "small write ")
+		}
+	}), Logger: discardLogger}
+	l := countingListener{listen(t), &writes}
+	go s.Serve(l)
+	defer s.Shutdown(context.Background())
+	c := dial(t, l.Addr().String())
+	c.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), nil))
+	r := c.results(1)[1]
+	if r.body() != strings.Repeat("small write ", 100) {
+		t.Errorf("body %q", r.body())
+	}
+	if n := writes.Load(); n != 1 {
+		t.Errorf("%d writes for the answer, want 1", n)
+	}
+}
+
+// TestFlushStreams checks that Flush sends what the handler wrote so far.
+func TestFlushStreams(t *testing.T) {
+	next := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-next:
+		case <-time.After(testTimeout):
+		}
+		io.WriteString(w, "second\n")
+	})
+	c := dial(t, startServer(t, &Server{Handler: h}))
+	c.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), nil))
+	var got []byte
+	for !bytes.HasSuffix(got, []byte("first\n")) {
+		rec, err := c.rr.next()
+		if err != nil || rec.typ != typeStdout || len(rec.content) == 0 {
+			t.Fatalf("before the second write: %v %v %q", err, rec.typ, rec.content)
+		}
+		got = append(got, rec.content...)
+	}
+	close(next)
+	r := c.results(1)[1]
+	if r.stdout.String() != "second\n" || r.ends != 1 {
+		t.Errorf("after the flush: %q, %d END_REQUEST", r.stdout.String(), r.ends)
+	}
+}
+
+func TestMaxConns(t *testing.T) {
+	addr := startServer(t, &Server{Handler: hello, MaxConns: 1})
+	first := dial(t, addr)
+	first.expectOpen(1)
+	second := dial(t, addr) // accepted by the kernel, not yet served
+	second.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), nil))
+	second.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := second.rr.next(); !isTimeout(err) {
+		t.Fatalf("second connection served while the first is open: %v", err)
+	}
+	second.conn.SetReadDeadline(time.Now().Add(testTimeout))
+	first.conn.Close()
+	if r := second.results(1)[1]; r.body() != "Hello" {
+		t.Errorf("second connection: %q", r.body())
 	}
 }
