@@ -24,7 +24,8 @@
 //
 //   - a Write, WriteHeader, Flush or ReadFrom after the handler returned
 //     (a ResponseWriter kept by a goroutine that outlives the request) is not
-//     forwarded; Write and ReadFrom return the *Error, and the violation is
+//     forwarded; Write, ReadFrom and FlushError (what
+//     http.ResponseController.Flush calls) return the *Error, and the violation is
 //     reported as a line "validate: <rule>: <detail>" on the error stream
 //     (slog.Default() at level Error outside a gateway);
 //   - a request body that yields more than CONTENT_LENGTH bytes is cut at
@@ -39,6 +40,8 @@
 //
 // Every check of wsgiref.validate, and how it maps to Go:
 //
+//   - The application must be called with exactly two positional arguments:
+//     not applicable, ServeHTTP's signature fixes them.
 //   - The environ must be exactly a dict. Not applicable: environ.Environ is
 //     a map type.
 //   - Required keys REQUEST_METHOD, SERVER_NAME and SERVER_PORT: violation
@@ -116,8 +119,13 @@
 //     on 204 and 304: violation "content-type". A field set to a nil slice
 //     (net/http's way to suppress one) counts as absent.
 //   - write() must get bytes: not applicable, Write takes a []byte.
-//   - The application must return an iterable that is not a str: not
-//     applicable, a handler returns nothing.
+//   - The application must return an iterable that is not a str, and each
+//     item must be bytes: not applicable, a handler returns nothing and
+//     writes []byte.
+//   - The validator's iterable has no len(), so wsgiref's handler never
+//     adds a Content-Length to a validated application's answer: not
+//     copied, Validator changes nothing in the answer, and the gateway's
+//     Content-Length rule applies as without it.
 //   - start_response must be called before the first body item: not
 //     applicable, the first Write sends an implicit 200.
 //   - No iteration after close(): violation "write-after-return", for
