@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"strconv"
 	"strings"
 	"unsafe"
 
@@ -53,7 +52,11 @@ type request struct {
 // maxDigits is how many decimal digits a netstring length below or at limit
 // can have.
 func maxDigits(limit int) int {
-	return len(strconv.Itoa(limit))
+	d := 1
+	for ; limit >= 10; limit /= 10 {
+		d++
+	}
+	return d
 }
 
 // readLength reads a netstring's length and its ':' from br. A length past

@@ -198,3 +198,13 @@ func TestRecordings(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxDigits(t *testing.T) {
+	for _, tt := range []struct{ limit, want int }{
+		{0, 1}, {9, 1}, {10, 2}, {99, 2}, {100, 3}, {1 << 20, 7}, {1<<63 - 1, 19},
+	} {
+		if got := maxDigits(tt.limit); got != tt.want {
+			t.Errorf("maxDigits(%d) = %d, want %d", tt.limit, got, tt.want)
+		}
+	}
+}
