@@ -137,9 +137,9 @@ func (c *conn) watch() {
 }
 
 // finish closes the connection without losing the answer: the rest of an
-// unread body is read (within limits), the write side is shut, and the
-// connection is closed when the web server has closed its side or after
-// lingerTimeout.
+// unread body is read, the write side is shut, and the connection is closed
+// when the web server has closed its side; all within lingerTimeout. A body
+// read to its end has started the watcher, which reads until that close.
 func (c *conn) finish(b *body) {
 	c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
 	if b.n > 0 && b.err == nil {
@@ -148,16 +148,13 @@ func (c *conn) finish(b *body) {
 	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
-	switch {
-	case c.watchDone != nil:
+	if c.watchDone != nil {
+		// watch cleared the deadline when it started.
 		c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
 		<-c.watchDone
-	case b.n > 0:
-		// The body could not be read to its end: the connection is broken
-		// or too slow, and nothing is left to wait for.
-	default:
-		io.CopyN(io.Discard, c.br, maxDrain)
 	}
+	// Otherwise the body could not be read to its end: the connection is
+	// broken or too slow, and there is nothing left to wait for.
 }
 
 // headerFailed handles a header block that could not be read: a broken one
