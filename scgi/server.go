@@ -19,9 +19,9 @@ const DefaultHeaderTimeout = 30 * time.Second
 
 // Limits of the lingering close: after an answer, the rest of an unread body
 // and whatever else the web server sends is read and thrown away for at most
-// lingerTimeout (and, past the body, at most maxDrain bytes), so that closing
-// the socket with unread bytes does not reset the connection before the web
-// server has read the answer.
+// lingerTimeout (after a 400 for a bad header, at most maxDrain bytes), so
+// that closing the socket with unread bytes does not reset the connection
+// before the web server has read the answer.
 const (
 	lingerTimeout = 2 * time.Second
 	maxDrain      = 256 << 10
