@@ -3,7 +3,8 @@ module github.com/cgiref/cgiref
 go 1.25.0
 
 require (
-	github.com/yookoala/gofast v0.8.0 // indirect
-	golang.org/x/text v0.40.0 // indirect
-	golang.org/x/tools/godoc v0.1.0-deprecated // indirect
+	github.com/yookoala/gofast v0.8.0
+	golang.org/x/text v0.40.0
 )
+
+require golang.org/x/tools/godoc v0.1.0-deprecated // indirect
