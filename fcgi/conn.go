@@ -517,7 +517,7 @@ func (req *request) run(env environ.Environ) {
 		}
 	}()
 	if logw != nil {
-		logw.flush()
+		logw.end()
 	}
 	req.finish(status)
 }
@@ -535,7 +535,7 @@ func (req *request) finish(status uint32) {
 	c.remove(req)
 	switch req.state.Load() {
 	case stateLive:
-		if err := req.out.finish(status, req.errOut.used); err != nil {
+		if err := req.out.finish(status, req.errOut.used.Load()); err != nil {
 			c.log.Debug("fcgi: ending request", "request", req.id, "err", err)
 		}
 	case stateAborted:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // outBufSize holds the largest STDOUT record this package writes plus the
@@ -114,7 +115,7 @@ func (w *stdout) release() {
 // as they are written.
 type stderr struct {
 	req  *request
-	used bool
+	used atomic.Bool
 }
 
 func (w *stderr) Write(p []byte) (int, error) {
@@ -124,7 +125,7 @@ func (w *stderr) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	w.used = true
+	w.used.Store(true)
 	if err := w.req.c.writeStream(typeStderr, w.req.id, p); err != nil {
 		return 0, w.req.writeFailed(err)
 	}
@@ -135,10 +136,13 @@ func (w *stderr) Write(p []byte) (int, error) {
 type logStderr struct {
 	log  *slog.Logger
 	id   uint16
+	mu   sync.Mutex
 	line []byte
 }
 
 func (w *logStderr) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	n := len(p)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
@@ -151,6 +155,13 @@ func (w *logStderr) Write(p []byte) (int, error) {
 		p = p[i+1:]
 	}
 	return n, nil
+}
+
+// end logs the last line, if any.
+func (w *logStderr) end() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.flush()
 }
 
 // flush logs the pending line, if any.

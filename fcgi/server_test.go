@@ -498,6 +498,10 @@ func TestShutdown(t *testing.T) {
 		t.Errorf("Shutdown with a busy connection = %v, want DeadlineExceeded", err)
 	}
 	idle.expectClosed()
+	busy.mustSend(requestBytes(2, roleResponder, flagKeepConn, getEnv("/late"), nil))
+	if r := busy.results(2)[2]; r.end.protocolStatus != statusOverloaded {
+		t.Errorf("request during shutdown: %+v, want FCGI_OVERLOADED", r.end)
+	}
 	if err := waitFor(t, served, "Serve"); !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve = %v, want ErrServerClosed", err)
 	}
@@ -748,5 +752,26 @@ func TestMaxConns(t *testing.T) {
 	first.conn.Close()
 	if r := second.results(1)[1]; r.body() != "Hello" {
 		t.Errorf("second connection: %q", r.body())
+	}
+}
+
+// TestWriteTimeout checks that a web server that stops reading fails the
+// handler's writes after WriteTimeout, and closes the connection.
+func TestWriteTimeout(t *testing.T) {
+	got := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := bytes.Repeat([]byte("w"), 64<<10)
+		for range 2000 { // 128 MiB at most: more than any socket buffer
+			if _, err := w.Write(chunk); err != nil {
+				got <- err
+				return
+			}
+		}
+		got <- nil
+	})
+	c := dial(t, startServer(t, &Server{Handler: h, WriteTimeout: 100 * time.Millisecond}))
+	c.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), nil))
+	if err := waitFor(t, got, "the handler"); !gateway.IsClientGone(err) || !errors.Is(err, ErrConnClosed) {
+		t.Errorf("write error %v, want ErrConnClosed and a client-gone error", err)
 	}
 }
