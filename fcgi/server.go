@@ -24,7 +24,7 @@ import (
 var ErrRequestAborted = errors.New("fcgi: request aborted by the web server")
 
 // ErrConnClosed is the error of a body read after the connection to the web
-// server closed.
+// server closed (or was closed for a timeout or a protocol error).
 var ErrConnClosed = errors.New("fcgi: connection to web server closed")
 
 // ErrServerClosed is returned by Server.Serve after a call to Shutdown.
@@ -48,9 +48,13 @@ type Server struct {
 
 	// MaxConns limits the connections served at once; further connections
 	// wait to be accepted. 0 means no limit.
+	//
+	// FCGI_GET_VALUES reports MaxConns as FCGI_MAX_CONNS and MaxRequests
+	// as FCGI_MAX_REQS, a limit of 0 as 2147483647.
 	MaxConns int
 	// MaxRequests limits the requests in flight over all connections; a
-	// request past it is refused with FCGI_OVERLOADED. 0 means no limit.
+	// request past it, or one that arrives during Shutdown, is refused with
+	// FCGI_OVERLOADED. 0 means no limit.
 	MaxRequests int
 	// MaxParamsBytes limits the PARAMS stream of one request; a request
 	// past it closes its connection. 0 means DefaultMaxParamsBytes.
