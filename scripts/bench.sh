@@ -32,6 +32,12 @@
 #     measures, then stops the backend.
 #   - wrk is bounded by -d (and by timeout(1) as a safeguard); its socket
 #     errors and non-2xx answers are printed next to the rate.
+#   - Next to requests/s the table shows the CPU time (user + system, all
+#     threads, from /proc) that the answering process spent per request: the
+#     backend, or nginx's worker for the ceiling. It does not count nginx
+#     or wrk, and it is much less sensitive than requests/s to other load on
+#     the machine; the load average is printed with the results for that
+#     reason.
 #   - With BENCH_ROUNDS > 1 the configurations run interleaved, round after
 #     round, and the table shows the median rate.
 #
@@ -314,7 +320,7 @@ start_backend() {
 			args+=(-cpuprofile "$PROFILE/$name.pprof")
 		fi
 	fi
-	env -u GOMAXPROCS "$tmp/bin/$be" "${args[@]}" 2>>"$tmp/out/$name.stderr" &
+	env -u GOMAXPROCS "$tmp/bin/$be" "${args[@]}" 2>"$tmp/out/$name.$round.stderr" &
 	REPLY=$!
 	pids+=("$REPLY")
 	wait_port "$port" "$REPLY"
@@ -334,7 +340,7 @@ check() {
 	if [[ $status != 200 || $body != $'Hello world!\n' ]]; then
 		echo "$1: $url answered status $status, body:" >&2
 		od -c "$tmp/out/body" | head -5 >&2
-		tail -5 "$tmp/nginx/error.log" "$tmp/out/$1.stderr" 2>/dev/null >&2 || true
+		tail -5 "$tmp/nginx/error.log" "$tmp/out/$1".*.stderr 2>/dev/null >&2 || true
 		die "$1: the backend does not answer Hello world!"
 	fi
 }
@@ -345,7 +351,14 @@ run_wrk() {
 		die "$1: wrk failed: $(cat "$3")"
 }
 
-declare -A rates notes
+# cpu_ticks PID: user + system CPU time of PID (all its threads), in clock ticks.
+cpu_ticks() {
+	sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+hz=$(getconf CLK_TCK)
+
+declare -A rates notes cpus
+load_before=$(cut -d" " -f1-3 /proc/loadavg)
 for ((round = 1; round <= ROUNDS; round++)); do
 	for name in "${names[@]}"; do
 		pid=
@@ -356,60 +369,78 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		check "$name"
 		((warm_s > 0)) && run_wrk "$name" "$warm_s" "$tmp/out/warmup"
 		out="$tmp/out/$name.$round.wrk"
+		# The process serving the requests: the backend, or nginx's worker.
+		cpid=${pid:-$(awk '{print $1}' "/proc/$nginx_pid/task/$nginx_pid/children")}
+		t0=$(cpu_ticks "$cpid")
 		run_wrk "$name" "$dur_s" "$out"
+		t1=$(cpu_ticks "$cpid")
 		rate=$(awk '/^Requests\/sec:/ {print $2}' "$out")
 		[[ -n $rate ]] || die "$name: no Requests/sec in the wrk output: $(cat "$out")"
+		n=$(awk '/ requests in / {print $1}' "$out")
 		rates[$name]+="$rate "
+		cpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", n ? t / hz / n * 1e6 : 0}')
+		cpus[$name]+="$cpu "
 		note=$(grep -E '^ *(Socket errors|Non-2xx or 3xx responses):' "$out" | sed 's/^ *//' | paste -sd';' -) || true
 		[[ -n $note ]] && notes[$name]+="round $round: $note; "
-		echo "round $round/$ROUNDS  $(printf '%-15s %12s req/s' "$name" "$rate")  ${note}" >&2
+		echo "round $round/$ROUNDS  $(printf '%-15s %10s req/s %7s us CPU/req' "$name" "$rate" "$cpu")  ${note}" >&2
 		if [[ -n $pid ]]; then
 			stop "$pid"
-			check_after=$(grep -v '^$' "$tmp/out/$name.stderr" 2>/dev/null | tail -3) || true
-			[[ -n $check_after ]] && echo "  $name backend stderr: $check_after" >&2
+			log="$tmp/out/$name.$round.stderr"
+			if [[ -s $log ]]; then
+				echo "  $name backend: $(wc -l <"$log") lines on stderr, the first 3:" >&2
+				head -3 "$log" | sed 's/^/    /' >&2
+			fi
 		fi
 	done
 done
 
 # --- report ------------------------------------------------------------------------
 
-# median of the space-separated numbers in $1
+# median FORMAT NUMBERS: the median of the space-separated NUMBERS, printed with FORMAT.
 median() {
-	tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR] = $1} END {
-		if (NR % 2) printf "%.0f", v[(NR + 1) / 2]; else printf "%.0f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	tr ' ' '\n' <<<"$2" | grep . | sort -g | awk -v f="$1" '{v[NR] = $1} END {
+		if (NR % 2) printf f, v[(NR + 1) / 2]; else printf f, (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-declare -A rps
+declare -A rps cpu_us
 for name in "${names[@]}"; do
-	rps[$name]=$(median "${rates[$name]}")
+	rps[$name]=$(median %.0f "${rates[$name]}")
+	cpu_us[$name]=$(median %.1f "${cpus[$name]}")
 done
 
 echo
-echo "cgiref benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(go version | awk '{print $3}'), $("$NGINX" -v 2>&1 | sed 's/.*: //'), wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP), rounds $ROUNDS (median)"
+echo "cgiref benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(go version | awk '{print $3}'), $("$NGINX" -v 2>&1 | sed 's/.*: //'), wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP), rounds $ROUNDS (median), load average before $load_before, after $(cut -d" " -f1-3 /proc/loadavg)"
 echo
-printf '| %-38s | %10s | %s |\n' "configuration" "requests/s" "wrk errors"
-printf '|%s|%s|%s|\n' "----------------------------------------" "-----------:" "-----------"
+echo "CPU us/req: user+system CPU time of the process that answers (the backend; for nginx return, its worker) per request; less sensitive than requests/s to other load on the machine."
+echo
+printf '| %-38s | %10s | %10s | %s | %s |\n' "configuration" "requests/s" "CPU us/req" "rounds (requests/s)" "wrk errors"
+printf '|%s|%s|%s|%s|%s|\n' "----------------------------------------" "-----------:" "-----------:" "---" "---"
 for name in "${names[@]}"; do
-	printf '| %-38s | %10s | %s |\n' "${desc[$name]}" "${rps[$name]}" "${notes[$name]:-none}"
+	printf '| %-38s | %10s | %10s | %s | %s |\n' "${desc[$name]}" "${rps[$name]}" "${cpu_us[$name]}" "${rates[$name]% }" "${notes[$name]:-none}"
 done
 
-# ratio LABEL A B GOAL: A/B, with the goal when there is one.
+# ratio LABEL A B GOAL: the requests/s of A over B, with the goal when there
+# is one, and, when both have a backend, how many times less CPU per request
+# A's backend uses than B's.
 ratio() {
-	local a=${rps[$2]:-} b=${rps[$3]:-} r verdict=
+	local a=${rps[$2]:-} b=${rps[$3]:-} r verdict= eff=
 	if [[ -z $a || -z $b || $b == 0 ]]; then
-		printf '| %-46s | %7s | %s |\n' "$1" "n/a" ""
+		printf '| %-46s | %7s | %-20s | %9s |\n' "$1" "n/a" "" ""
 		return
 	fi
 	r=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')
 	if [[ -n $4 ]]; then
 		verdict=$(awk -v r="$r" -v g="$4" 'BEGIN {print (r >= g) ? "meets" : "BELOW"}')
-		verdict="goal >= $4: $verdict"
+		verdict=">= $4: $verdict"
 	fi
-	printf '| %-46s | %7s | %s |\n' "$1" "${r}x" "$verdict"
+	if [[ -n ${backend[$2]} && -n ${backend[$3]} ]]; then
+		eff=$(awk -v a="${cpu_us[$2]}" -v b="${cpu_us[$3]}" 'BEGIN {if (a > 0) printf "%.2fx", b / a}')
+	fi
+	printf '| %-46s | %7s | %-20s | %9s |\n' "$1" "${r}x" "$verdict" "$eff"
 }
 echo
-printf '| %-46s | %7s | %s |\n' "ratio" "" "goal"
-printf '|%s|%s|%s|\n' "------------------------------------------------" "--------:" "-----"
+printf '| %-46s | %7s | %-20s | %9s |\n' "ratio of requests/s" "" "goal" "CPU/req B/A"
+printf '|%s|%s|%s|%s|\n' "------------------------------------------------" "--------:" "----------------------" "----------:"
 ratio "cgiref fcgi / net/http/fcgi, keepalive on" cgiref-fcgi-ka stdlib-fcgi-ka 1.5
 ratio "cgiref fcgi / net/http/fcgi, keepalive off" cgiref-fcgi stdlib-fcgi 1.5
 ratio "cgiref fcgi / libfcgi, keepalive off" cgiref-fcgi libfcgi 0.9

@@ -1,0 +1,32 @@
+// Command cgireffcgi is a benchmark backend: a FastCGI responder built on
+// github.com/cgiref/cgiref/fcgi, serving the same hello-world handler as the
+// net/http/fcgi backend (stdfcgi) so that scripts/bench.sh compares like with
+// like.
+//
+// Usage:
+//
+//	cgireffcgi [-listen 127.0.0.1:9000] [-cpuprofile FILE]
+//
+// It stops on SIGINT or SIGTERM, writing the CPU profile first.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cgiref/cgiref/fcgi"
+	"github.com/cgiref/cgiref/scripts/bench/internal/hello"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := hello.Run(ctx, "cgireffcgi", os.Args[1:], os.Stderr, fcgi.Serve)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,31 @@
+// Command cgirefscgi is a benchmark backend: an SCGI server built on
+// github.com/cgiref/cgiref/scgi, serving the same hello-world handler as the
+// FastCGI backends so that scripts/bench.sh compares like with like.
+//
+// Usage:
+//
+//	cgirefscgi [-listen 127.0.0.1:9000] [-cpuprofile FILE]
+//
+// It stops on SIGINT or SIGTERM, writing the CPU profile first.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cgiref/cgiref/scgi"
+	"github.com/cgiref/cgiref/scripts/bench/internal/hello"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := hello.Run(ctx, "cgirefscgi", os.Args[1:], os.Stderr, scgi.Serve)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
