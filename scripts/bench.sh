@@ -147,19 +147,30 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# free_port: sets REPLY to a TCP port on 127.0.0.1 nobody listens on and that
-# this script has not handed out yet.
+# free_port: sets REPLY to a TCP port on 127.0.0.1 that no socket uses and
+# that this script has not handed out yet. Ports come from outside the
+# kernel's ephemeral range, so that no outgoing connection takes one between
+# this check and the bind.
+read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range
+if ((eph_lo > 12000)); then
+	port_lo=10000 port_n=$((eph_lo - 10000))
+else
+	port_lo=$((eph_hi + 1)) port_n=$((65535 - eph_hi))
+fi
+((port_n >= 100)) || die "no room outside the ephemeral port range $eph_lo-$eph_hi"
 taken=" "
 free_port() {
 	local i p
 	for ((i = 0; i < 500; i++)); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((port_lo + (RANDOM * 32768 + RANDOM) % port_n))
 		[[ $taken == *" $p "* ]] && continue
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			taken+="$p "
-			REPLY=$p
-			return 0
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+		if command -v ss >/dev/null && [[ -n $(ss -Htan "( sport = :$p )") ]]; then
+			continue
 		fi
+		taken+="$p "
+		REPLY=$p
+		return 0
 	done
 	die "no free port found"
 }
@@ -305,7 +316,9 @@ EOF
 "$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
 nginx_pid=$!
 pids+=("$nginx_pid")
-wait_port "${front_port[${names[0]}]}" "$nginx_pid"
+for name in "${names[@]}"; do
+	wait_port "${front_port[$name]}" "$nginx_pid"
+done
 
 # --- measuring -------------------------------------------------------------------
 
