@@ -312,3 +312,27 @@ func TestReplayRecordings(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordReaderNoAllocs checks that reading records allocates nothing in
+// the steady state.
+func TestRecordReaderNoAllocs(t *testing.T) {
+	stream := requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), bytes.Repeat([]byte("b"), 100000))
+	src := bytes.NewReader(stream)
+	rr := newRecordReader(src, nil)
+	allocs := testing.AllocsPerRun(100, func() {
+		src.Reset(stream)
+		for {
+			if _, err := rr.next(); err != nil {
+				break
+			}
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per stream", allocs)
+	}
+	dst := make([]byte, 0, outBufSize)
+	content := make([]byte, 1000)
+	if a := testing.AllocsPerRun(100, func() { dst = appendRecord(dst[:0], typeStdout, 1, content) }); a != 0 {
+		t.Errorf("appendRecord: %v allocations", a)
+	}
+}
