@@ -134,3 +134,26 @@ func benchEnv(method string, n int) pairs {
 		{"REDIRECT_STATUS", "200"}, {"HTTP_HOST", "localhost"}, {"HTTP_USER_AGENT", "curl/7.88.1"}, {"HTTP_ACCEPT", "*/*"},
 	}
 }
+
+// BenchmarkParallel times small requests from several connections at once
+// (GOMAXPROCS goroutines, each with its own keep-alive connection).
+func BenchmarkParallel(b *testing.B) {
+	req := requestBytes(1, roleResponder, flagKeepConn, benchEnv("GET", 0), nil)
+	for _, srv := range benchServers {
+		b.Run(srv.name, func(b *testing.B) {
+			l := listen(b)
+			go srv.serve(l, hello)
+			defer l.Close()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				c := newBenchClient(b, l.Addr().String())
+				for pb.Next() {
+					if c.do(b, req) == 0 {
+						b.Error("empty answer")
+						return
+					}
+				}
+			})
+		})
+	}
+}
