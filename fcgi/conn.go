@@ -65,6 +65,11 @@ type conn struct {
 	pending  int  // requests whose input has not ended
 	shutdown bool // the server is shutting down: close when idle
 	closed   bool
+	// lingering: the application has said all it will (no FCGI_KEEP_CONN)
+	// and half-closed the connection; the read loop discards what still
+	// arrives until the web server closes, so that unread bytes do not turn
+	// the close into a reset that could lose the answer.
+	lingering atomic.Bool
 
 	wmu     sync.Mutex
 	werr    error
@@ -93,7 +98,7 @@ func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 func (c *conn) serve() {
 	err := c.readLoop()
 	c.mu.Lock()
-	quiet := c.closed
+	quiet := c.closed || c.lingering.Load()
 	c.mu.Unlock()
 	switch {
 	case quiet, err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
@@ -125,6 +130,9 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
+		if c.lingering.Load() {
+			continue
+		}
 		if err := c.handle(rec); err != nil {
 			return err
 		}
@@ -146,6 +154,9 @@ func (c *conn) setReadDeadline() error {
 // read loop calls it before each record, and a request's end when it leaves
 // the connection idle.
 func (c *conn) setReadDeadlineLocked() error {
+	if c.lingering.Load() {
+		return nil // lingerClose set the last deadline
+	}
 	var d time.Duration
 	switch {
 	case c.busy == 0:
@@ -232,7 +243,7 @@ func (c *conn) begin(rec record) error {
 	}
 	c.mu.Lock()
 	_, active := c.reqs[rec.id]
-	busy, shutdown := c.busy, c.shutdown
+	inFlight, shutdown := len(c.reqs), c.shutdown // requests whose END_REQUEST is not on its way
 	c.mu.Unlock()
 	if active {
 		return fmt.Errorf("%w: BEGIN_REQUEST for request %d, which is in flight", errMalformed, rec.id)
@@ -242,7 +253,7 @@ func (c *conn) begin(rec record) error {
 	case br.role != roleResponder && br.role != roleAuthorizer && br.role != roleFilter:
 		c.log.Warn("fcgi: unknown role", "role", br.role, "request", rec.id)
 		return c.refuse(rec.id, statusUnknownRole)
-	case c.srv.DisableMultiplexing && busy > 0:
+	case c.srv.DisableMultiplexing && inFlight > 0:
 		return c.refuse(rec.id, statusCantMultiplex)
 	case shutdown || !c.srv.acquire():
 		return c.refuse(rec.id, statusOverloaded)
@@ -365,7 +376,12 @@ func (c *conn) remove(req *request) {
 func (c *conn) ended(req *request) {
 	c.mu.Lock()
 	c.busy--
-	closeNow := !req.keepConn || (c.shutdown && c.busy == 0)
+	if !req.keepConn {
+		c.lingerCloseLocked()
+		c.mu.Unlock()
+		return
+	}
+	closeNow := c.shutdown && c.busy == 0
 	if c.busy == 0 && c.srv.IdleTimeout > 0 && !closeNow {
 		c.setReadDeadlineLocked()
 	}
@@ -373,6 +389,27 @@ func (c *conn) ended(req *request) {
 	if closeNow {
 		c.close()
 	}
+}
+
+// lingerTimeout bounds how long a half-closed connection waits for the web
+// server to close its side.
+const lingerTimeout = 5 * time.Second
+
+// lingerCloseLocked ends a connection whose request did not ask to keep
+// it: the write side is shut at once and the read loop drains the rest until
+// the web server closes, or lingerTimeout. c.mu is held.
+func (c *conn) lingerCloseLocked() {
+	if c.closed || c.lingering.Load() {
+		return
+	}
+	cw, ok := c.rwc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		c.closed = true
+		c.rwc.Close()
+		return
+	}
+	c.lingering.Store(true)
+	c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
 }
 
 // abortAll cancels every request when the connection is gone.

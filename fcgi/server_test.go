@@ -775,3 +775,26 @@ func TestWriteTimeout(t *testing.T) {
 		t.Errorf("write error %v, want ErrConnClosed and a client-gone error", err)
 	}
 }
+
+// TestNoKeepConnEarlyAnswer checks that a connection without
+// FCGI_KEEP_CONN whose handler answers before the web server finished
+// sending the body still delivers the whole answer (a lingering close, not
+// a reset), then closes.
+func TestNoKeepConnEarlyAnswer(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		io.WriteString(w, "too large")
+	})
+	c := dial(t, startServer(t, &Server{Handler: h}))
+	body := bytes.Repeat([]byte("b"), 8<<20)
+	b := requestBytes(1, roleResponder, 0, postEnv("/", len(body)), body)
+	sent := make(chan error, 1)
+	go func() { sent <- c.send(b) }()
+	r := c.results(1)[1]
+	if !strings.HasPrefix(r.head(), "Status: 413") || r.body() != "too large" || r.ends != 1 {
+		t.Errorf("answer %q, %d END_REQUEST", r.stdout.String(), r.ends)
+	}
+	waitFor(t, sent, "the client's write") // it may fail once the server has closed
+	c.conn.(*net.TCPConn).CloseWrite()
+	c.expectClosed()
+}
