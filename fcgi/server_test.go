@@ -798,3 +798,22 @@ func TestNoKeepConnEarlyAnswer(t *testing.T) {
 	c.conn.(*net.TCPConn).CloseWrite()
 	c.expectClosed()
 }
+
+type ctxKey struct{}
+
+func TestBaseContext(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.Context().Value(ctxKey{}))
+	})
+	c := dial(t, startServer(t, &Server{Handler: h, BaseContext: func(net.Listener) context.Context {
+		return context.WithValue(context.Background(), ctxKey{}, "from BaseContext")
+	}}))
+	c.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), nil))
+	if r := c.results(1)[1]; r.body() != "from BaseContext" {
+		t.Errorf("body %q", r.body())
+	}
+	s := &Server{BaseContext: func(net.Listener) context.Context { return nil }}
+	if err := s.Serve(listen(t)); err == nil {
+		t.Error("Serve with a nil BaseContext result succeeded")
+	}
+}
