@@ -147,41 +147,59 @@ func checkEcho(t *testing.T, tg target, size int) {
 	}
 }
 
-// checkEchoChunked: a body of unknown length, sent chunked, comes back
-// intact (the server either buffers it and sets CONTENT_LENGTH or passes it
-// on to its end).
+// checkEchoChunked: bodies of unknown length, sent chunked, come back
+// intact (the server either buffers them and sets CONTENT_LENGTH or passes
+// them on to their end). Some servers half-close the backend connection
+// after such a request (lighttpd does, now and then): several rounds give
+// that a chance to show.
 func checkEchoChunked(t *testing.T, tg target, size int) {
+	const rounds = 10
+	for i := range rounds {
+		if !echoChunked(t, tg, size) {
+			t.Fatalf("round %d of %d failed", i+1, rounds)
+		}
+	}
+}
+
+// echoChunked sends one chunked body and reports whether the check passed.
+func echoChunked(t *testing.T, tg target, size int) bool {
+	t.Helper()
 	in := make([]byte, size)
 	if _, err := rand.Read(in); err != nil {
 		t.Fatal(err)
 	}
+	// A reader of unknown length makes the client send the body chunked.
 	req, err := http.NewRequest("POST", tg.url("/echo"), io.MultiReader(bytes.NewReader(in)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	if req.ContentLength != -1 && req.ContentLength != 0 {
-		t.Fatalf("request ContentLength %d: the body would not be chunked", req.ContentLength)
-	}
 	req.ContentLength = -1
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", req.URL, err)
+		t.Errorf("POST %s: %v", req.URL, err)
+		return false
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("reading the body: %v", err)
+		t.Errorf("reading the body: %v (status %d, %d bytes)", err, resp.StatusCode, len(out))
+		return false
 	}
+	want := http.StatusOK
 	if tg.refusesChunked {
-		wantStatus(t, resp, http.StatusLengthRequired, out)
-		return
+		want = http.StatusLengthRequired
 	}
-	wantStatus(t, resp, 200, out)
-	if !bytes.Equal(out, in) {
+	if resp.StatusCode != want {
+		t.Errorf("status %d, want %d; body:\n%s", resp.StatusCode, want, clip(out))
+		return false
+	}
+	if want == http.StatusOK && !bytes.Equal(out, in) {
 		t.Errorf("echoed %d bytes (sha256 %x), sent %d (sha256 %x)",
 			len(out), sha256.Sum256(out), size, sha256.Sum256(in))
+		return false
 	}
+	return true
 }
 
 // checkStatus: the status an app sets reaches the client.
@@ -258,7 +276,9 @@ func checkPanic(t *testing.T, tg target) {
 		t.Errorf("the request beside the panic: status %d, body %q, error %v; want 200 \"first\\nsecond\\n\"",
 			other.status, other.first+other.second, other.err)
 	}
-	waitPanicLogged(t, tg.srv, before)
+	if !tg.dropsStderr {
+		waitPanicLogged(t, tg.srv, before)
+	}
 }
 
 func wantPanicAnswer(t *testing.T, resp *http.Response, body []byte) {
@@ -281,9 +301,7 @@ func checkPanicLogged(t *testing.T, tg target) {
 	before := tg.srv.logSizes()
 	resp, body := send(t, "GET", tg.url("/panic"), nil, nil)
 	wantPanicAnswer(t, resp, body)
-	if !tg.dropsStderr {
-		waitPanicLogged(t, tg.srv, before)
-	}
+	waitPanicLogged(t, tg.srv, before)
 }
 
 // waitPanicLogged waits (a bounded time) for a panic with a stack trace in
