@@ -206,6 +206,9 @@ func echoChunked(t *testing.T, tg target, size int) bool {
 func checkStatus(t *testing.T, tg target) {
 	resp, body := send(t, "GET", tg.url("/status/418"), nil, nil)
 	wantStatus(t, resp, 418, body)
+	if string(body) != "status 418\n" {
+		t.Errorf("body %q, want %q", body, "status 418\n")
+	}
 }
 
 // streamResult is what one /stream request saw.

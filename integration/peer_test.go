@@ -379,7 +379,7 @@ func (s *server) logsSince(sizes map[string]int64) string {
 	return b.String()
 }
 
-// startServer runs argv as s's server process and waits for its HTTP port.
+// start runs argv as the server process of s and waits for its HTTP port.
 func (s *server) start(t *testing.T, env []string, argv ...string) {
 	t.Helper()
 	p := startProc(t, s.name, s.addLog(s.name+".out.log"), env, argv...)
