@@ -246,12 +246,13 @@ type proc struct {
 // (the whole process group) when the test ends.
 func startProc(t *testing.T, name, logFile string, env []string, argv ...string) *proc {
 	t.Helper()
-	if _, err := exec.LookPath(argv[0]); err != nil {
+	path, err := lookPath(argv[0])
+	if err != nil {
 		t.Fatalf("%s: %v (scripts/integration.sh installs the servers)", name, err)
 	}
 	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	mustDo(t, err)
-	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd := exec.Command(path, argv[1:]...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -267,6 +268,21 @@ func startProc(t *testing.T, name, logFile string, env []string, argv ...string)
 	}()
 	t.Cleanup(func() { p.stop(t) })
 	return p
+}
+
+// lookPath finds a command in $PATH, or in the sbin folders where Debian
+// installs the servers and which a user's $PATH often lacks.
+func lookPath(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err == nil || strings.Contains(name, "/") {
+		return p, err
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		if p, err2 := exec.LookPath(filepath.Join(dir, name)); err2 == nil {
+			return p, nil
+		}
+	}
+	return "", err
 }
 
 // stop sends SIGTERM to the process group, then SIGKILL after stopLimit.
