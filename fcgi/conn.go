@@ -101,7 +101,7 @@ func (c *conn) serve() {
 	quiet := c.closed || c.lingering.Load()
 	c.mu.Unlock()
 	switch {
-	case quiet, err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case quiet, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case isTimeout(err):
 		c.log.Info("fcgi: connection timed out", "err", err)
 	default:
