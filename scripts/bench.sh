@@ -409,6 +409,11 @@ done
 
 # --- report ------------------------------------------------------------------------
 
+if [[ -s $tmp/nginx/error.log ]]; then
+	echo "nginx error log: $(wc -l <"$tmp/nginx/error.log") lines at level warn or above, the first 5:" >&2
+	head -5 "$tmp/nginx/error.log" | sed 's/^/    /' >&2
+fi
+
 # median FORMAT NUMBERS: the median of the space-separated NUMBERS, printed with FORMAT.
 median() {
 	tr ' ' '\n' <<<"$2" | grep . | sort -g | awk -v f="$1" '{v[NR] = $1} END {
