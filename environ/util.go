@@ -173,3 +173,17 @@ func setDefault(env Environ, k, v string) {
 		env[k] = v
 	}
 }
+
+// StripScriptPrefix removes the copy of SCRIPT_NAME that IIS (CGI and its
+// FastCGI module) puts at the front of PATH_INFO, when it is there on a
+// whole-segment boundary, exactly as wsgiref's IISCGIHandler does: PATH_INFO
+// "/app/foo" with SCRIPT_NAME "/app" becomes "/foo", and PATH_INFO equal to
+// SCRIPT_NAME becomes "". Letter case matters. A missing PATH_INFO is set to
+// "" when the (empty) prefix matches. Package iis applies it to CGI; the
+// FastCGI front end offers it as an option.
+func StripScriptPrefix(env Environ) {
+	path, script := env["PATH_INFO"], env["SCRIPT_NAME"]
+	if strings.HasPrefix(path+"/", script+"/") {
+		env["PATH_INFO"] = path[len(script):]
+	}
+}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/cgiref/cgiref/environ"
 	"github.com/cgiref/cgiref/gateway"
-	"github.com/cgiref/cgiref/iis"
 )
 
 // Errors a handler's writes return once the web server aborted the request
@@ -307,7 +306,7 @@ func (c *conn) params(req *request, content []byte) error {
 		delete(env, "CONTENT_LENGTH") // Caddy, for a chunked request: read STDIN to its end
 	}
 	if c.srv.FixIISPathInfo {
-		iis.FixPathInfo(env)
+		environ.StripScriptPrefix(env)
 	}
 	*req.paramsp = req.params[:0]
 	paramsPool.Put(req.paramsp)

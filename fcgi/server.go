@@ -83,7 +83,7 @@ type Server struct {
 
 	// FixIISPathInfo applies the IIS PATH_INFO fix-up to every request's
 	// environ.
-	FixIISPathInfo bool
+	FixIISPathInfo bool // environ.StripScriptPrefix, as iis.FixPathInfo
 
 	// WebServerAddrs, when not empty, lists the IP addresses allowed to
 	// connect over TCP; connections from others are closed. The package's

@@ -124,7 +124,9 @@ func (s *spool) spoolRest() error {
 		return nil
 	}
 	s.spooled = true
-	buf := make([]byte, 32<<10)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := (*bp)[:cap(*bp)]
 	for {
 		n, err := s.readSource(buf)
 		if n > 0 {

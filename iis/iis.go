@@ -3,13 +3,12 @@
 // IIS repeats SCRIPT_NAME at the front of PATH_INFO (unless
 // allowPathInfoForScriptMappings is set); FixPathInfo removes that copy,
 // exactly as wsgiref's IISCGIHandler does. Everything else is package cgi.
-// The fix-up works on any environ, so the FastCGI front end applies it for
-// IIS's FastCGI module, which has the same habit.
+// The fix-up is environ.StripScriptPrefix, which the FastCGI front end
+// applies for IIS's FastCGI module (it has the same habit).
 package iis
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/cgiref/cgiref/cgi"
 	"github.com/cgiref/cgiref/environ"
@@ -37,9 +36,7 @@ func NewHandler() *gateway.Handler {
 // "/app/foo" with SCRIPT_NAME "/app" becomes "/foo", and PATH_INFO equal to
 // SCRIPT_NAME becomes "". Letter case matters. As in wsgiref, a missing
 // PATH_INFO is set to "" when the (empty) prefix matches.
-func FixPathInfo(env environ.Environ) {
-	path, script := env["PATH_INFO"], env["SCRIPT_NAME"]
-	if strings.HasPrefix(path+"/", script+"/") {
-		env["PATH_INFO"] = path[len(script):]
-	}
-}
+//
+// It is environ.StripScriptPrefix, which the FastCGI front end uses too
+// (front ends do not import each other).
+func FixPathInfo(env environ.Environ) { environ.StripScriptPrefix(env) }
