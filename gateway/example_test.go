@@ -30,7 +30,7 @@ func ExampleNewBaseCGI() {
 		fmt.Println(err)
 	}
 	fmt.Printf("%q\n", out.String())
-	// Output: "Status: 200 OK\r\nContent-Length: 27\r\nContent-Type: text/plain\r\n\r\nHello, world at /app/greet"
+	// Output: "Status: 200 OK\r\nContent-Length: 26\r\nContent-Type: text/plain\r\n\r\nHello, world at /app/greet"
 }
 
 // Apps reach the CGI variables and the error stream through the request.
