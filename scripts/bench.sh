@@ -124,9 +124,14 @@ NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cgiref-bench.XXXXXX")
 pids=()
 
-# stop PID: SIGTERM, then SIGKILL after 5 s; reaps it.
+# stop PID: SIGTERM, then SIGKILL after 5 s; reaps it and forgets it, so that
+# cleanup never signals a reused PID.
 stop() {
-	local pid=$1 i
+	local pid=$1 i p rest=()
+	for p in "${pids[@]}"; do
+		[[ $p == "$pid" ]] || rest+=("$p")
+	done
+	pids=("${rest[@]}")
 	kill -TERM "$pid" 2>/dev/null || return 0
 	for ((i = 0; i < 50; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -358,15 +363,23 @@ check() {
 	fi
 }
 
-# run_wrk NAME SECONDS OUTFILE
+# run_wrk NAME SECONDS OUTFILE. wrk runs in the background so that a signal
+# reaches the traps at once instead of after wrk ends.
 run_wrk() {
-	timeout $(($2 + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${2}s" "http://127.0.0.1:${front_port[$1]}/" >"$3" 2>&1 ||
-		die "$1: wrk failed: $(cat "$3")"
+	local wpid rc=0
+	timeout $(($2 + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${2}s" "http://127.0.0.1:${front_port[$1]}/" >"$3" 2>&1 &
+	wpid=$!
+	pids+=("$wpid")
+	wait "$wpid" || rc=$?
+	stop "$wpid"
+	((rc == 0)) || die "$1: wrk failed (status $rc): $(cat "$3")"
 }
 
 # cpu_ticks PID: user + system CPU time of PID (all its threads), in clock ticks.
 cpu_ticks() {
-	sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || die "process $1 exited during the measurement"
+	awk '{sub(/.*\) /, ""); print $12 + $13}' <<<"$stat"
 }
 hz=$(getconf CLK_TCK)
 
