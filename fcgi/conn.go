@@ -533,9 +533,9 @@ func (req *request) run(env environ.Environ) {
 		in = req.stdin
 	}
 	var errw io.Writer = &req.errOut
-	var logw *logStderr
+	var logw *gateway.LogWriter
 	if c.srv.StderrToLog {
-		logw = &logStderr{log: c.log, id: req.id}
+		logw = gateway.NewLogWriter(c.log, "fcgi: application error output", "request", req.id)
 		errw = logw
 	}
 	var status uint32
@@ -553,7 +553,7 @@ func (req *request) run(env environ.Environ) {
 		}
 	}()
 	if logw != nil {
-		logw.end()
+		logw.Close()
 	}
 	req.finish(status)
 }

@@ -1,8 +1,6 @@
 package fcgi
 
 import (
-	"bytes"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 )
@@ -130,44 +128,4 @@ func (w *stderr) Write(p []byte) (int, error) {
 		return 0, w.req.writeFailed(err)
 	}
 	return len(p), nil
-}
-
-// logStderr sends a request's error stream to a logger, one record per line.
-type logStderr struct {
-	log  *slog.Logger
-	id   uint16
-	mu   sync.Mutex
-	line []byte
-}
-
-func (w *logStderr) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := len(p)
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			w.line = append(w.line, p...)
-			break
-		}
-		w.line = append(w.line, p[:i]...)
-		w.flush()
-		p = p[i+1:]
-	}
-	return n, nil
-}
-
-// end logs the last line, if any.
-func (w *logStderr) end() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.flush()
-}
-
-// flush logs the pending line, if any.
-func (w *logStderr) flush() {
-	if len(w.line) > 0 {
-		w.log.Warn("fcgi: application error output", "request", w.id, "line", string(bytes.TrimSuffix(w.line, []byte("\r"))))
-	}
-	w.line = w.line[:0]
 }

@@ -2,12 +2,10 @@ package scgi
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -91,7 +89,8 @@ func (c *conn) run(req request) {
 	}()
 	out := &output{c: c, w: bw}
 	body := &body{c: c, n: req.contentLength}
-	errs := &logStderr{log: c.srv.logger(), remote: c.remote(), method: req.env["REQUEST_METHOD"], uri: req.env["REQUEST_URI"]}
+	errs := gateway.NewLogWriter(c.srv.logger(), "scgi: application error output",
+		"remote", c.remote(), "method", req.env["REQUEST_METHOD"], "uri", req.env["REQUEST_URI"])
 	if body.n == 0 {
 		c.watch()
 	}
@@ -103,7 +102,7 @@ func (c *conn) run(req request) {
 	h.Context = ctx
 	h.SpoolMemory = c.srv.SpoolMemory
 	err := h.Run(c.srv.handler())
-	errs.flush()
+	errs.Close()
 	if bw.Buffered() > 0 {
 		if ferr := out.Flush(); err == nil {
 			err = ferr
@@ -289,36 +288,4 @@ func (o *output) ReadFrom(r io.Reader) (int64, error) {
 		err = fmt.Errorf("scgi: writing the answer: %w", err)
 	}
 	return n, err
-}
-
-// logStderr sends a request's error stream (gateway.Errors) to the logger,
-// one record per line.
-type logStderr struct {
-	log                 *slog.Logger
-	remote, method, uri string
-	line                []byte
-}
-
-func (w *logStderr) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			w.line = append(w.line, p...)
-			break
-		}
-		w.line = append(w.line, p[:i]...)
-		w.flush()
-		p = p[i+1:]
-	}
-	return n, nil
-}
-
-// flush logs the pending line, if any.
-func (w *logStderr) flush() {
-	if len(w.line) > 0 {
-		w.log.Warn("scgi: application error output", "remote", w.remote, "method", w.method, "uri", w.uri,
-			"line", string(bytes.TrimSuffix(w.line, []byte("\r"))))
-	}
-	w.line = w.line[:0]
 }
