@@ -1,0 +1,60 @@
+package gateway
+
+import (
+	"bytes"
+	"log/slog"
+	"sync"
+)
+
+// LogWriter is an error stream that sends each line written to it to a
+// slog.Logger, as one record at warning level with the line under "line".
+// Front ends use it when the app's error output must not go to the web
+// server (IIS turns any FastCGI stderr output into a 500 answer) or when
+// the protocol has no error stream (SCGI). It is safe for concurrent use.
+type LogWriter struct {
+	mu    sync.Mutex
+	log   *slog.Logger
+	msg   string
+	attrs []any
+	line  []byte
+}
+
+// NewLogWriter returns a LogWriter logging each line to log with message
+// msg and the given attributes (slog key-value pairs) first.
+func NewLogWriter(log *slog.Logger, msg string, attrs ...any) *LogWriter {
+	return &LogWriter{log: log, msg: msg, attrs: attrs}
+}
+
+// Write logs every complete line of p and keeps the rest for later.
+func (w *LogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.line = append(w.line, p...)
+			break
+		}
+		w.line = append(w.line, p[:i]...)
+		w.logLine()
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// Close logs the last, unterminated line, if any.
+func (w *LogWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.logLine()
+	return nil
+}
+
+func (w *LogWriter) logLine() {
+	if len(w.line) > 0 {
+		args := append(w.attrs[:len(w.attrs):len(w.attrs)], "line", string(bytes.TrimSuffix(w.line, []byte("\r"))))
+		w.log.Warn(w.msg, args...)
+	}
+	w.line = w.line[:0]
+}
