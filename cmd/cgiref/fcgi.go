@@ -1,22 +1,14 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/cgiref/cgiref/fcgi"
 )
-
-// shutdownGrace is how long a FastCGI server stopped by a signal waits for
-// its requests in flight.
-const shutdownGrace = 10 * time.Second
 
 // runFCGI serves FastCGI on -listen, or on the listening socket a web server
 // passes on file descriptor 0, until SIGINT or SIGTERM; then it stops
@@ -46,26 +38,7 @@ func runFCGI(args []string, stderr io.Writer) int {
 	if v := os.Getenv("FCGI_WEB_SERVER_ADDRS"); v != "" {
 		s.WebServerAddrs = strings.Split(v, ",")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
-	select {
-	case err = <-served:
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-		defer cancel()
-		if err := s.Shutdown(sctx); err != nil {
-			log.Error("fcgi: shutdown", "err", err)
-			return 1
-		}
-		err = <-served
-	}
-	if err != nil && !errors.Is(err, fcgi.ErrServerClosed) {
-		log.Error("fcgi", "err", err)
-		return 1
-	}
-	return 0
+	return runUntilSignal(log, server{name: "fcgi", serve: func() error { return s.Serve(l) }, shutdown: s.Shutdown, closed: fcgi.ErrServerClosed})
 }
 
 // fcgiListener listens on addr, or takes the listening socket on file

@@ -244,7 +244,7 @@ func TestCommandServe(t *testing.T) {
 	}
 	tail := <-rest // the pipe ends when the process does; read it before Wait
 	err = cmd.Wait()
-	if err != nil || !strings.Contains(tail, "msg=stopped") {
+	if err != nil || !strings.Contains(tail, `msg="serve: stopped"`) {
 		t.Errorf("after SIGINT: %v, stderr %q", err, tail)
 	}
 }

@@ -1,24 +1,14 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/cgiref/cgiref/scgi"
 )
-
-// scgiShutdownGrace is how long an SCGI server stopped by a signal waits for
-// its requests in flight.
-const scgiShutdownGrace = 10 * time.Second
 
 // runSCGI serves SCGI on -listen until SIGINT or SIGTERM; then it stops
 // gracefully.
@@ -55,27 +45,8 @@ func runSCGI(args []string, stderr io.Writer) int {
 		return 1
 	}
 	s := &scgi.Server{Handler: h, Logger: log, AllowedAddrs: allowed, MaxConns: *maxConns, MaxHeaderBytes: *maxHeader}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(l) }()
 	log.Info("scgi: serving", "listen", l.Addr().String(), "app", o.app)
-	select {
-	case err = <-served:
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), scgiShutdownGrace)
-		defer cancel()
-		if err := s.Shutdown(sctx); err != nil {
-			log.Error("scgi: shutdown", "err", err)
-			return 1
-		}
-		err = <-served
-	}
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("scgi", "err", err)
-		return 1
-	}
-	return 0
+	return runUntilSignal(log, server{name: "scgi", serve: func() error { return s.Serve(l) }, shutdown: s.Shutdown, closed: http.ErrServerClosed})
 }
 
 // parsePrefixes parses a comma-separated list of address prefixes; a bare

@@ -1,22 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
-	"time"
 
 	"github.com/cgiref/cgiref/simple"
 )
-
-// shutdownTimeout bounds how long serve waits for requests in flight after
-// an interrupt.
-const shutdownTimeout = 5 * time.Second
 
 // runServe runs the HTTP demo server until SIGINT or SIGTERM.
 func runServe(args []string, stderr io.Writer) int {
@@ -44,21 +35,8 @@ func runServe(args []string, stderr io.Writer) int {
 		return 1
 	}
 	srv.Errors = stderr
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
 	log.Info("serving HTTP", "addr", srv.Addr().String(), "app", o.app)
-	if err := srv.ServeForever(); err != nil {
-		log.Error("serve", "err", err)
-		return 1
-	}
-	log.Info("stopped")
-	return 0
+	return runUntilSignal(log, server{name: "serve", serve: srv.ServeForever, shutdown: srv.Shutdown})
 }
 
 // splitListen splits HOST:PORT for simple.MakeServer.
