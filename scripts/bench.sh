@@ -316,9 +316,16 @@ EOF
 	echo "}"
 } >"$tmp/nginx/nginx.conf"
 
-"$NGINX" -t -q -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" ||
+# -e (nginx 1.19.5 and later) keeps even the start-up messages out of
+# /var/log/nginx.
+nginx_args=(-p "$tmp/nginx" -c "$tmp/nginx/nginx.conf")
+nginx_help=$("$NGINX" -h 2>&1) || true
+if [[ $nginx_help == *"-e filename"* ]]; then
+	nginx_args+=(-e "$tmp/nginx/error.log")
+fi
+"$NGINX" -t -q "${nginx_args[@]}" ||
 	die "nginx rejects the configuration $tmp/nginx/nginx.conf"
-"$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
+"$NGINX" "${nginx_args[@]}" &
 nginx_pid=$!
 pids+=("$nginx_pid")
 for name in "${names[@]}"; do
