@@ -42,7 +42,7 @@
 #     round, and the table shows the median rate.
 #
 # Environment:
-#   BENCH_DURATION  wrk duration per measurement (N, Ns or Nm)   default 10s
+#   BENCH_DURATION  wrk duration per measurement (N, Ns, Nm or Nh) default 10s
 #   BENCH_CONNS     wrk connections                              default 32
 #   BENCH_THREADS   wrk threads                                  default 2
 #   BENCH_WARMUP    wrk warm-up before each measurement, 0: none default 2s
@@ -75,12 +75,12 @@ die() {
 
 # seconds DURATION: the wrk duration in whole seconds.
 seconds() {
+	[[ $1 =~ ^[0-9]+[smh]?$ ]] || die "bad duration $1 (want N, Ns, Nm or Nh)"
 	case $1 in
-	*[!0-9smh]* | "") die "bad duration $1 (want N, Ns, Nm or Nh)" ;;
-	*h) echo $((${1%h} * 3600)) ;;
-	*m) echo $((${1%m} * 60)) ;;
-	*s) echo "${1%s}" ;;
-	*) echo "$1" ;;
+	*h) echo $((10#${1%h} * 3600)) ;;
+	*m) echo $((10#${1%m} * 60)) ;;
+	*s) echo $((10#${1%s})) ;;
+	*) echo $((10#$1)) ;;
 	esac
 }
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONNS must be a positive integer"
@@ -103,7 +103,7 @@ install_missing() {
 	command -v wrk >/dev/null || pkgs+=(wrk)
 	command -v gcc >/dev/null || pkgs+=(gcc)
 	command -v curl >/dev/null || pkgs+=(curl)
-	dpkg -s libfcgi-dev >/dev/null 2>&1 || pkgs+=(libfcgi-dev)
+	dpkg -s libfcgi-dev >/dev/null 2>&1 || [[ -e /usr/include/fcgiapp.h ]] || pkgs+=(libfcgi-dev)
 	((${#pkgs[@]})) || return 0
 	command -v apt-get >/dev/null || die "missing ${pkgs[*]} and no apt-get to install them"
 	if [[ $(id -u) -ne 0 ]]; then
