@@ -103,6 +103,8 @@ func (c *conn) serve() {
 	case quiet, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case isTimeout(err):
 		c.log.Info("fcgi: connection timed out", "err", err)
+	case gateway.IsClientGone(err):
+		c.log.Info("fcgi: the web server dropped the connection", "err", err)
 	default:
 		c.log.Error("fcgi: closing connection", "err", err)
 	}

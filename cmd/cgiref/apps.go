@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -82,7 +83,11 @@ func newLogger(stderr io.Writer) *slog.Logger {
 func listen(addr string) (net.Listener, error) {
 	p, ok := strings.CutPrefix(addr, "unix:")
 	if !ok {
-		l, err := net.Listen("tcp", addr)
+		// The peer is a web server next door, whose connections the
+		// servers' idle timeouts already watch: no TCP keep-alive probes,
+		// and four fewer system calls per accepted connection.
+		lc := net.ListenConfig{KeepAlive: -1}
+		l, err := lc.Listen(context.Background(), "tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("cgiref: %w", err)
 		}
