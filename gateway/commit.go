@@ -67,7 +67,7 @@ func (w *response) commit(final bool, extra []byte) error {
 // fields checks the app's header and returns what to write, sorted, with the
 // automatic Content-Length and Content-Type added.
 func (w *response) fields(final bool, extra []byte) ([]field, error) {
-	fields := make([]field, 0, len(w.header)+2)
+	fields := w.fieldStore[:0]
 	for name, values := range w.header {
 		canon := http.CanonicalHeaderKey(name)
 		if len(values) == 0 {
@@ -91,7 +91,8 @@ func (w *response) fields(final bool, extra []byte) ([]field, error) {
 	allowed := bodyAllowed(w.status)
 	_, hasLength := w.header["Content-Length"]
 	if final && allowed && !hasLength && (!w.isHead || w.written > 0) {
-		fields = append(fields, field{canon: "Content-Length", name: "Content-Length", values: []string{strconv.FormatInt(w.written, 10)}})
+		w.autoValues[0] = strconv.FormatInt(w.written, 10)
+		fields = append(fields, field{canon: "Content-Length", name: "Content-Length", values: w.autoValues[0:1:1]})
 	}
 	_, hasType := w.header["Content-Type"]
 	sniff := *w.buf
@@ -99,7 +100,8 @@ func (w *response) fields(final bool, extra []byte) ([]field, error) {
 		sniff = extra
 	}
 	if allowed && !hasType && w.header.Get("Content-Encoding") == "" && len(sniff) > 0 {
-		fields = append(fields, field{canon: "Content-Type", name: "Content-Type", values: []string{http.DetectContentType(sniff)}})
+		w.autoValues[1] = http.DetectContentType(sniff)
+		fields = append(fields, field{canon: "Content-Type", name: "Content-Type", values: w.autoValues[1:2:2]})
 	}
 	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.canon, b.canon) })
 	return fields, nil

@@ -93,28 +93,39 @@ func (h *Handler) Run(app http.Handler) error {
 	if errs == nil {
 		errs = io.Discard
 	}
-	out := &output{w: h.Stdout}
-	body := newSpool(h.Stdin, h.SpoolMemory)
-	defer body.Close()
+	x := &exchange{out: output{w: h.Stdout}}
+	x.body.init(h.Stdin, h.SpoolMemory)
+	defer x.body.Close()
 
-	req, err := environ.NewRequest(env, body.reader())
+	req, err := environ.NewRequest(env, x.body.reader())
 	if err != nil {
-		return h.badRequest(out, errs, env, err)
+		return h.badRequest(&x.out, errs, env, err)
 	}
-	body.limit(req.ContentLength)
+	x.body.limit(req.ContentLength)
 
 	parent := h.Context
 	if parent == nil {
 		parent = context.Background()
 	}
-	flags := Flags{Multithread: h.Multithread, Multiprocess: h.Multiprocess, RunOnce: h.RunOnce, Scheme: environ.GuessScheme(env)}
-	ctx, cancel := context.WithCancel(NewContext(parent, env, errs, flags))
+	x.info = requestInfo{env: env, errors: errs, flags: Flags{
+		Multithread: h.Multithread, Multiprocess: h.Multiprocess, RunOnce: h.RunOnce,
+		Scheme: environ.GuessScheme(env),
+	}}
+	ctx, cancel := context.WithCancel(context.WithValue(parent, contextKey{}, &x.info))
 	defer cancel()
-	req = req.WithContext(ctx)
 
-	rw := newResponse(h, req, out, body, errs)
+	rw := &x.resp
+	rw.init(h, req.WithContext(ctx), &x.out, &x.body, errs)
 	defer rw.release()
 	return rw.serve(app)
+}
+
+// exchange holds the state of one Run in a single allocation.
+type exchange struct {
+	out  output
+	body spool
+	info requestInfo
+	resp response
 }
 
 // environ returns the environ the app sees: the front end's, plus

@@ -37,17 +37,20 @@ type response struct {
 	done      bool  // the handler returned
 	failed    error // an app error answered with the error page
 	reported  bool  // a stdout error was logged
-	isHead    bool
+
+	// Storage for commit, so that a typical answer allocates nothing there.
+	fieldStore [8]field
+	autoValues [2]string // the automatic Content-Length and Content-Type
+	isHead     bool
 }
 
-func newResponse(h *Handler, req *http.Request, out *output, body *spool, errs io.Writer) *response {
-	return &response{
-		h: h, req: req, out: out, body: body, errs: errs,
-		header:   make(http.Header),
-		declared: -1,
-		buf:      bufPool.Get().(*[]byte),
-		isHead:   req.Method == http.MethodHead,
-	}
+// init prepares w to answer req.
+func (w *response) init(h *Handler, req *http.Request, out *output, body *spool, errs io.Writer) {
+	w.h, w.req, w.out, w.body, w.errs = h, req, out, body, errs
+	w.header = make(http.Header)
+	w.declared = -1
+	w.buf = bufPool.Get().(*[]byte)
+	w.isHead = req.Method == http.MethodHead
 }
 
 // release returns the response's buffer; later calls fail with errAfterReturn.

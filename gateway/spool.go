@@ -32,11 +32,12 @@ type spool struct {
 	fileSize int64
 }
 
-func newSpool(src io.Reader, memLimit int64) *spool {
+// init prepares s to read the body from src.
+func (s *spool) init(src io.Reader, memLimit int64) {
 	if memLimit <= 0 {
 		memLimit = defaultSpoolMemory
 	}
-	return &spool{src: src, remaining: -1, memLimit: memLimit}
+	s.src, s.remaining, s.memLimit = src, -1, memLimit
 }
 
 // reader returns the body to build the request with: nil when there is no
