@@ -37,6 +37,23 @@ func (o *appOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.validate, "validate", false, "check the gateway and the application with validate.Validator")
 }
 
+// setup registers the app flags on fs, parses args (extra: arguments may
+// follow the flags) and builds the logger and the app. done says the command
+// ends here, with exit status code: help, bad flags or a bad app.
+func (o *appOptions) setup(fs *flag.FlagSet, args []string, extra bool, stderr io.Writer) (log *slog.Logger, h http.Handler, code int, done bool) {
+	o.register(fs)
+	if code, done := parseSubcommand(fs, args, extra); done {
+		return nil, nil, code, true
+	}
+	log = newLogger(stderr)
+	h, err := o.handler()
+	if err != nil {
+		log.Error(fs.Name(), "err", err)
+		return log, nil, 2, true
+	}
+	return log, h, 0, false
+}
+
 // handler returns the application the options describe.
 func (o *appOptions) handler() (http.Handler, error) {
 	var h http.Handler

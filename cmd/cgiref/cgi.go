@@ -19,15 +19,9 @@ func runCGI(args []string, stderr io.Writer) int {
 func runOnce(name string, serve func(http.Handler) error, args []string, stderr io.Writer) int {
 	fs := subcommandFlags(name, "cgiref "+name+" [-app demo|echo|files|check] [-dir DIR] [-validate] [SCRIPT [WORD...]]", stderr)
 	var o appOptions
-	o.register(fs)
-	if code, done := parseSubcommand(fs, args, true); done {
+	log, h, code, done := o.setup(fs, args, true, stderr)
+	if done {
 		return code
-	}
-	log := newLogger(stderr)
-	h, err := o.handler()
-	if err != nil {
-		log.Error(name, "err", err)
-		return 2
 	}
 	if err := serve(h); err != nil {
 		if !gateway.IsClientGone(err) {

@@ -19,15 +19,9 @@ func runFCGI(args []string, stderr io.Writer) int {
 	iisFix := fs.Bool("iis", false, "apply the IIS PATH_INFO fix-up to every request")
 	toLog := fs.Bool("stderr-to-log", false, "log the application's error output instead of sending FCGI_STDERR (for IIS)")
 	var o appOptions
-	o.register(fs)
-	if code, done := parseSubcommand(fs, args, false); done {
+	log, h, code, done := o.setup(fs, args, false, stderr)
+	if done {
 		return code
-	}
-	log := newLogger(stderr)
-	h, err := o.handler()
-	if err != nil {
-		log.Error("fcgi", "err", err)
-		return 2
 	}
 	l, err := fcgiListener(*addr)
 	if err != nil {

@@ -19,22 +19,16 @@ func runSCGI(args []string, stderr io.Writer) int {
 	maxConns := fs.Int("max-conns", 0, "connections served at once (0: no limit)")
 	maxHeader := fs.Int("max-header-bytes", scgi.DefaultMaxHeaderBytes, "largest SCGI header block accepted")
 	var o appOptions
-	o.register(fs)
-	if code, done := parseSubcommand(fs, args, false); done {
+	log, h, code, done := o.setup(fs, args, false, stderr)
+	if done {
 		return code
 	}
-	log := newLogger(stderr)
 	if *addr == "" {
 		fmt.Fprintln(stderr, "scgi: -listen is required")
 		fs.Usage()
 		return 2
 	}
 	allowed, err := parsePrefixes(*allow)
-	if err != nil {
-		log.Error("scgi", "err", err)
-		return 2
-	}
-	h, err := o.handler()
 	if err != nil {
 		log.Error("scgi", "err", err)
 		return 2

@@ -14,15 +14,9 @@ func runServe(args []string, stderr io.Writer) int {
 	fs := subcommandFlags("serve", "cgiref serve [-listen HOST:PORT] [-app demo|echo|files|check] [-dir DIR] [-validate]", stderr)
 	addr := fs.String("listen", "127.0.0.1:8000", "the `HOST:PORT` to listen on (port 0: any free port)")
 	var o appOptions
-	o.register(fs)
-	if code, done := parseSubcommand(fs, args, false); done {
+	log, h, code, done := o.setup(fs, args, false, stderr)
+	if done {
 		return code
-	}
-	log := newLogger(stderr)
-	h, err := o.handler()
-	if err != nil {
-		log.Error("serve", "err", err)
-		return 2
 	}
 	host, port, err := splitListen(*addr)
 	if err != nil {
