@@ -28,7 +28,7 @@ func (w *response) commit(final bool, extra []byte) error {
 	if !final && w.body.pending() {
 		// The answer is about to go past the buffer while the web server
 		// may still be writing the body: take the rest of it first.
-		_ = w.body.spoolRest()
+		w.body.spoolRest()
 	}
 	fields, err := w.fields(final, extra)
 	if err != nil {
@@ -39,7 +39,7 @@ func (w *response) commit(final bool, extra []byte) error {
 	}
 	bp := bufPool.Get().(*[]byte)
 	b := (*bp)[:0]
-	if w.h.sendsHeader(w.h.Environ) {
+	if w.h.sendsHeader() {
 		_, haveDate := w.header["Date"]
 		_, haveServer := w.header["Server"]
 		b = w.h.appendPreamble(b, w.status, haveDate, haveServer)
@@ -160,8 +160,8 @@ func appendField(b []byte, name, value string) []byte {
 // sendsHeader reports whether the answer has a status and header before its
 // body: always under CGI, and for an origin server unless the request is
 // HTTP/0.9.
-func (h *Handler) sendsHeader(env map[string]string) bool {
-	return !h.OriginServer || !strings.EqualFold(env["SERVER_PROTOCOL"], "HTTP/0.9")
+func (h *Handler) sendsHeader() bool {
+	return !h.OriginServer || !strings.EqualFold(h.Environ["SERVER_PROTOCOL"], "HTTP/0.9")
 }
 
 const defaultErrorBody = "A server error occurred.  Please contact the administrator."
@@ -191,7 +191,7 @@ func (w *response) writeErrorAnswer() {
 // 400 Bad Request): the fields in the order given, then Content-Length.
 func (h *Handler) writeFixed(out *output, head bool, status int, hdrs []headers.Field, body []byte) error {
 	var b []byte
-	if h.sendsHeader(h.Environ) {
+	if h.sendsHeader() {
 		has := func(name string) bool {
 			return slices.ContainsFunc(hdrs, func(f headers.Field) bool { return strings.EqualFold(f.Name, name) })
 		}

@@ -29,7 +29,11 @@ type contextKey struct{}
 // as package simple) but want Environ, Errors and RequestFlags to answer as
 // they do under a gateway.
 func NewContext(parent context.Context, env environ.Environ, errors io.Writer, flags Flags) context.Context {
-	return context.WithValue(parent, contextKey{}, &requestInfo{env: env, errors: errors, flags: flags})
+	return withInfo(parent, &requestInfo{env: env, errors: errors, flags: flags})
+}
+
+func withInfo(parent context.Context, ri *requestInfo) context.Context {
+	return context.WithValue(parent, contextKey{}, ri)
 }
 
 func info(r *http.Request) *requestInfo {

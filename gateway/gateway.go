@@ -15,6 +15,7 @@ package gateway
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
 
 	"github.com/cgiref/cgiref/environ"
@@ -111,7 +112,7 @@ func (h *Handler) Run(app http.Handler) error {
 		Multithread: h.Multithread, Multiprocess: h.Multiprocess, RunOnce: h.RunOnce,
 		Scheme: environ.GuessScheme(env),
 	}}
-	ctx, cancel := context.WithCancel(context.WithValue(parent, contextKey{}, &x.info))
+	ctx, cancel := context.WithCancel(withInfo(parent, &x.info))
 	defer cancel()
 
 	rw := &x.resp
@@ -141,10 +142,7 @@ func (h *Handler) environ() environ.Environ {
 	if _, ok := env["SERVER_SOFTWARE"]; ok {
 		return env
 	}
-	withSoftware := make(environ.Environ, len(env)+1)
-	for k, v := range env {
-		withSoftware[k] = v
-	}
+	withSoftware := maps.Clone(env)
 	withSoftware["SERVER_SOFTWARE"] = h.ServerSoftware
 	return withSoftware
 }

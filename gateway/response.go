@@ -120,8 +120,9 @@ func (w *response) WriteString(s string) (int, error) {
 	return w.writeChecked([]byte(s))
 }
 
-// checkWrite does the checks every body write shares and counts the bytes.
-func (w *response) checkWrite(n int) error {
+// usable reports whether the app may still write or flush, and sets the
+// default status 200 when the app set none.
+func (w *response) usable() error {
 	if w.done {
 		return errAfterReturn
 	}
@@ -130,6 +131,14 @@ func (w *response) checkWrite(n int) error {
 	}
 	if w.status == 0 {
 		w.writeHeader(http.StatusOK)
+	}
+	return nil
+}
+
+// checkWrite does the checks every body write shares and counts the bytes.
+func (w *response) checkWrite(n int) error {
+	if err := w.usable(); err != nil {
+		return err
 	}
 	if !bodyAllowed(w.status) {
 		return http.ErrBodyNotAllowed
@@ -176,14 +185,8 @@ func (w *response) Flush() { _ = w.FlushError() }
 func (w *response) FlushError() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.done {
-		return errAfterReturn
-	}
-	if w.failed != nil {
-		return w.failed
-	}
-	if w.status == 0 {
-		w.writeHeader(http.StatusOK)
+	if err := w.usable(); err != nil {
+		return err
 	}
 	if !w.committed {
 		if err := w.commit(false, nil); err != nil {

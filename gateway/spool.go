@@ -117,12 +117,12 @@ func (s *spool) pending() bool {
 }
 
 // spoolRest reads the rest of the body from stdin into the spool. A read
-// error is kept and returned to the app when its reads reach it.
-func (s *spool) spoolRest() error {
+// or spooling error is kept and returned to the app when its reads reach it.
+func (s *spool) spoolRest() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.src == nil || s.spooled || s.srcErr != nil {
-		return nil
+		return
 	}
 	s.spooled = true
 	bp := bufPool.Get().(*[]byte)
@@ -133,11 +133,11 @@ func (s *spool) spoolRest() error {
 		if n > 0 {
 			if werr := s.store(buf[:n]); werr != nil {
 				s.srcErr = werr
-				return werr
+				return
 			}
 		}
 		if err != nil {
-			return nil
+			return
 		}
 	}
 }
