@@ -1,0 +1,358 @@
+// Package server is the substrate the FastCGI and SCGI servers share: one
+// accept loop with one connection limit per server, an accept back-off that
+// Shutdown interrupts, the address allow-list, listener and connection
+// tracking keyed by pointer as net/http keys them, and Shutdown, Close and
+// RegisterOnShutdown with net/http's meaning.
+//
+// A protocol supplies only what happens on one connection (a Conn); the
+// substrate decides which connections are served and when the server stops.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Conn is one accepted connection, served by a protocol.
+type Conn interface {
+	// Serve serves the connection until it is done and closed.
+	Serve()
+	// Shutdown asks the connection to close: at once when it is idle,
+	// else once the requests it is serving have ended.
+	Shutdown()
+	// Close closes the connection at once.
+	Close() error
+}
+
+// Server accepts connections and tracks them. Its exported fields are set
+// before the first Serve and not changed afterwards.
+type Server struct {
+	// Protocol names the protocol in log messages ("fcgi", "scgi").
+	Protocol string
+	// NewConn wraps an accepted connection; ctx is the connection's
+	// context (BaseContext, then ConnContext).
+	NewConn func(ctx context.Context, rwc net.Conn) Conn
+	// MaxConns limits the connections served at once over all listeners;
+	// further ones wait in the listeners' backlogs. 0 means no limit.
+	MaxConns int
+	// AllowedAddrs, when not nil, lists the networks TCP connections may
+	// come from; others are closed unanswered. Unix sockets are always
+	// admitted: their file's permissions guard them.
+	AllowedAddrs []netip.Prefix
+	// Logger receives the accept loop's logs.
+	Logger *slog.Logger
+	// BaseContext and ConnContext are net/http.Server's: the base context
+	// of a listener's connections, and a connection's own.
+	BaseContext func(net.Listener) context.Context
+	ConnContext func(ctx context.Context, c net.Conn) context.Context
+
+	initOnce   sync.Once
+	slots      chan struct{} // one per connection served, when MaxConns > 0
+	done       chan struct{} // closed when Shutdown or Close begins
+	inShutdown atomic.Bool
+
+	mu         sync.Mutex
+	listeners  map[*net.Listener]struct{}
+	conns      map[Conn]struct{}
+	onShutdown []func()
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		if s.MaxConns > 0 {
+			s.slots = make(chan struct{}, s.MaxConns)
+		}
+		s.done = make(chan struct{})
+	})
+}
+
+// Allowed reports whether a connection from addr may be served.
+func Allowed(addr net.Addr, allowed []netip.Prefix) bool {
+	if allowed == nil {
+		return true
+	}
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return true
+	}
+	ip := tcp.AddrPort().Addr().Unmap()
+	for _, p := range allowed {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseAddrs parses a list of addresses ("127.0.0.1", "::1") and networks
+// ("10.0.0.0/8"), as FCGI_WEB_SERVER_ADDRS and the commands' flags give
+// them; blank entries are skipped. IPv4-mapped IPv6 addresses are unmapped.
+func ParseAddrs(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, a := range list {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			ip, ierr := netip.ParseAddr(a)
+			if ierr != nil {
+				return nil, fmt.Errorf("allowed address %q: not an IP address or network", a)
+			}
+			ip = ip.Unmap()
+			p = netip.PrefixFrom(ip, ip.BitLen())
+		} else if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+// Serve accepts connections on l and serves each in its own goroutine until
+// l fails for good or Shutdown or Close is called; then it returns
+// http.ErrServerClosed. Serve closes l, and may run on several listeners
+// at once: MaxConns counts the connections of all of them.
+func (s *Server) Serve(l net.Listener) error {
+	s.init()
+	if !s.trackListener(&l, true) {
+		return http.ErrServerClosed
+	}
+	defer s.trackListener(&l, false)
+	defer l.Close()
+
+	ctx := context.Background()
+	if s.BaseContext != nil {
+		if ctx = s.BaseContext(l); ctx == nil {
+			panic("BaseContext returned a nil context")
+		}
+	}
+	var delay time.Duration
+	for {
+		if !s.acquireSlot() {
+			return http.ErrServerClosed
+		}
+		rwc, err := l.Accept()
+		if err != nil {
+			s.releaseSlot()
+			if s.closed() {
+				return http.ErrServerClosed
+			}
+			if !isTemporary(err) {
+				return fmt.Errorf("%s: accept: %w", s.Protocol, err)
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.logger().Warn(s.Protocol+": accept failed; retrying", "err", err, "delay", delay)
+			if !s.sleep(delay) {
+				return http.ErrServerClosed
+			}
+			continue
+		}
+		delay = 0
+		s.serveConn(ctx, rwc)
+	}
+}
+
+// serveConn starts serving an accepted connection, or refuses it.
+func (s *Server) serveConn(ctx context.Context, rwc net.Conn) {
+	if !Allowed(rwc.RemoteAddr(), s.AllowedAddrs) {
+		s.logger().Warn(s.Protocol+": connection refused: address not allowed", "remote", rwc.RemoteAddr().String())
+		rwc.Close()
+		s.releaseSlot()
+		return
+	}
+	if s.ConnContext != nil {
+		if ctx = s.ConnContext(ctx, rwc); ctx == nil {
+			panic("ConnContext returned a nil context")
+		}
+	}
+	c := s.NewConn(ctx, rwc)
+	if !s.trackConn(c, true) {
+		c.Close()
+		s.releaseSlot()
+		return
+	}
+	go func() {
+		defer s.releaseSlot()
+		defer s.trackConn(c, false)
+		c.Serve()
+	}()
+}
+
+func isTemporary(err error) bool {
+	te, ok := err.(interface{ Temporary() bool })
+	return ok && te.Temporary()
+}
+
+// acquireSlot waits for room under MaxConns; false once the server closes.
+func (s *Server) acquireSlot() bool {
+	if s.slots == nil {
+		return !s.closed()
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+func (s *Server) releaseSlot() {
+	if s.slots != nil {
+		<-s.slots
+	}
+}
+
+// sleep waits d; false when the server closes first.
+func (s *Server) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+func (s *Server) closed() bool { return s.inShutdown.Load() }
+
+// trackListener adds or removes l; adding fails once the server closed.
+func (s *Server) trackListener(l *net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !add {
+		delete(s.listeners, l)
+		return true
+	}
+	if s.closed() {
+		return false
+	}
+	if s.listeners == nil {
+		s.listeners = make(map[*net.Listener]struct{})
+	}
+	s.listeners[l] = struct{}{}
+	return true
+}
+
+// trackConn adds or removes c; adding fails once the server closed.
+func (s *Server) trackConn(c Conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !add {
+		delete(s.conns, c)
+		return true
+	}
+	if s.closed() {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = make(map[Conn]struct{})
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+// Conns returns how many connections are being served.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Closing reports whether Shutdown or Close has begun.
+func (s *Server) Closing() bool { return s.closed() }
+
+// RegisterOnShutdown registers a function to call, in its own goroutine,
+// when Shutdown or Close begins, as net/http.Server does (once: a second
+// Shutdown does not call it again).
+func (s *Server) RegisterOnShutdown(f func()) {
+	s.mu.Lock()
+	s.onShutdown = append(s.onShutdown, f)
+	s.mu.Unlock()
+}
+
+// begin marks the server closed, starts the RegisterOnShutdown functions
+// the first time, and closes the listeners; it returns the error of closing
+// them.
+func (s *Server) begin() error {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.inShutdown.Swap(true) {
+		close(s.done)
+		for _, f := range s.onShutdown {
+			go f()
+		}
+	}
+	var err error
+	for l := range s.listeners {
+		if cerr := (*l).Close(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, asks every
+// connection to close once idle, and waits until all are gone. When ctx
+// ends first it returns ctx.Err() and the remaining connections go on.
+func (s *Server) Shutdown(ctx context.Context) error {
+	lerr := s.begin()
+	s.mu.Lock()
+	conns := make([]Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Shutdown()
+	}
+	poll := time.Millisecond
+	timer := time.NewTimer(poll)
+	defer timer.Stop()
+	for s.Conns() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			poll = min(2*poll, 50*time.Millisecond)
+			timer.Reset(poll)
+		}
+	}
+	return lerr
+}
+
+// Close closes the listeners and every connection at once, as
+// net/http.Server.Close does; requests in flight see their connection
+// closed.
+func (s *Server) Close() error {
+	err := s.begin()
+	s.mu.Lock()
+	conns := make([]Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	return err
+}

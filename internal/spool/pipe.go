@@ -1,0 +1,110 @@
+package spool
+
+import (
+	"io"
+	"sync"
+)
+
+// A Pipe is a Buffer between two goroutines: the writer never waits for
+// the reader, and the reader waits for bytes, the end of the stream or an
+// error. The FastCGI front end fills one per input stream from its
+// connection's read loop, so that a handler that reads slowly, or not at all,
+// never holds up the other requests of the connection.
+type Pipe struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	buf  Buffer
+	eof  bool  // the writer closed the stream
+	err  error // sticky: fails every later read (an abort, a spool failure)
+}
+
+// NewPipe returns an empty Pipe.
+func NewPipe(cfg Config) *Pipe {
+	p := new(Pipe)
+	p.Init(cfg)
+	return p
+}
+
+// Init prepares a Pipe that is part of a larger struct.
+func (p *Pipe) Init(cfg Config) {
+	p.buf.Init(cfg)
+	p.cond.L = &p.mu
+	p.eof, p.err = false, nil
+}
+
+// Write appends b without waiting for the reader. Bytes written after the
+// stream ended or failed are dropped. A spooling error fails the stream
+// for the reader and is returned.
+func (p *Pipe) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil || p.eof {
+		return len(b), nil
+	}
+	if _, err := p.buf.Write(b); err != nil {
+		p.err = err
+		p.cond.Broadcast()
+		return 0, err
+	}
+	p.cond.Broadcast()
+	return len(b), nil
+}
+
+// CloseWithError ends the stream. A nil err is the end of the stream: the
+// reader gets io.EOF once it has read everything. Any other error fails
+// every later read at once; the first error sticks.
+func (p *Pipe) CloseWithError(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil {
+		p.eof = true
+	} else if p.err == nil {
+		p.err = err
+	}
+	p.cond.Broadcast()
+}
+
+// Read reads the stream, waiting while nothing is buffered.
+func (p *Pipe) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		if p.err != nil {
+			return 0, p.err
+		}
+		if p.buf.Len() > 0 {
+			n, err := p.buf.Read(b)
+			if err != nil {
+				p.err = err
+			}
+			return n, err
+		}
+		if p.eof {
+			return 0, io.EOF
+		}
+		p.cond.Wait()
+	}
+}
+
+// Buffered returns how many bytes wait for the reader, and how many of
+// them are on disk.
+func (p *Pipe) Buffered() (total, onDisk int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buf.Len(), p.buf.OnDisk()
+}
+
+// Release fails later reads with io.ErrClosedPipe, frees the memory and
+// removes the temporary file.
+func (p *Pipe) Release() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil {
+		p.err = io.ErrClosedPipe
+	}
+	p.cond.Broadcast()
+	return p.buf.Close()
+}
