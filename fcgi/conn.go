@@ -8,44 +8,23 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/cgiref/cgiref/environ"
 	"github.com/cgiref/cgiref/gateway"
 )
 
-// Errors a handler's writes return once the web server aborted the request
-// or the connection is gone. They satisfy errors.Is for both the package's
-// sentinel and the error the gateway recognises as a client gone.
-var (
-	errWriteAborted = fmt.Errorf("%w: %w", ErrRequestAborted, syscall.ECONNABORTED)
-	errWriteClosed  = fmt.Errorf("%w: %w", ErrConnClosed, net.ErrClosed)
-)
-
-// Pools of per-connection buffers.
+// Buffers reused from one connection to the next: the record reader's, and
+// its bufio.Reader.
 var (
 	recBufPool    = sync.Pool{New: func() any { b := make([]byte, maxContent+maxPadding); return &b }}
 	bufReaderPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
-	paramsPool    = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
-	bodyPool      = sync.Pool{New: func() any { b := make([]byte, 0, bodyChunk); return &b }}
 )
 
-// bodyChunk is the size of a pooled body buffer.
-const bodyChunk = 64 << 10
-
-// Request states.
-const (
-	stateLive int32 = iota
-	stateAborted
-	stateConnClosed
-)
-
-// conn is one connection from the web server.
+// conn is one connection from the web server. Its read loop (serve) reads
+// records and drives the requests' lifecycles (request.go); each request's
+// handler runs in its own goroutine and ends its request with closeRequest.
 type conn struct {
 	srv *Server
 	rwc net.Conn
@@ -55,14 +34,13 @@ type conn struct {
 	br   *bufio.Reader
 	recp *[]byte
 	rr   *recordReader
-	ctl  []byte              // control records written by the read loop
-	rej  map[uint16]struct{} // ids answered with a refusal; read loop only
-	reqs map[uint16]*request // requests begun and not ended; guarded by mu
+	ctl  []byte // control records written by the read loop
 
 	mu       sync.Mutex
-	busy     int  // requests begun and whose END_REQUEST is not written
-	pending  int  // requests whose input has not ended
-	shutdown bool // the server is shutting down: close when idle
+	reqs     map[uint16]*request // by id: requests not closed, and refused ids
+	live     int                 // requests not closed
+	waiting  int                 // live requests whose input has not ended
+	shutdown bool                // the server is shutting down: close when idle
 	closed   bool
 	// lingering: the application has said all it will (no FCGI_KEEP_CONN)
 	// and half-closed the connection; the read loop discards what still
@@ -70,9 +48,10 @@ type conn struct {
 	// the close into a reset that could lose the answer.
 	lingering atomic.Bool
 
-	wmu     sync.Mutex
-	werr    error
-	scratch []byte // records built under wmu
+	wmu       sync.Mutex
+	werr      error
+	scratch   []byte // records built under wmu
+	wdeadline bool   // the connection has a write deadline set; under wmu
 
 	wg sync.WaitGroup // handlers running
 }
@@ -92,9 +71,9 @@ func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 	return c
 }
 
-// serve runs the read loop until the connection ends, then waits for the
-// connection's handlers.
-func (c *conn) serve() {
+// Serve runs the read loop until the connection ends, then ends its
+// requests and waits for their handlers.
+func (c *conn) Serve() {
 	err := c.readLoop()
 	c.mu.Lock()
 	quiet := c.closed || c.lingering.Load()
@@ -108,7 +87,7 @@ func (c *conn) serve() {
 	default:
 		c.log.Error("fcgi: closing connection", "err", err)
 	}
-	c.close()
+	c.Close()
 	c.abortAll()
 	c.wg.Wait()
 	c.br.Reset(nil)
@@ -156,13 +135,13 @@ func (c *conn) setReadDeadline() error {
 // the connection idle.
 func (c *conn) setReadDeadlineLocked() error {
 	if c.lingering.Load() {
-		return nil // lingerClose set the last deadline
+		return nil // lingerCloseLocked set the last deadline
 	}
 	var d time.Duration
 	switch {
-	case c.busy == 0:
+	case c.live == 0:
 		d = c.srv.IdleTimeout
-	case c.pending > 0:
+	case c.waiting > 0:
 		d = c.srv.ReadTimeout
 	}
 	var t time.Time
@@ -180,29 +159,25 @@ func (c *conn) handle(rec record) error {
 	if rec.typ == typeBeginRequest {
 		return c.begin(rec)
 	}
-	if _, ok := c.rej[rec.id]; ok {
-		return nil // the request was refused: its records are ignored
-	}
 	c.mu.Lock()
 	req := c.reqs[rec.id]
 	c.mu.Unlock()
-	if req == nil {
+	switch {
+	case req == nil:
 		c.log.Debug("fcgi: record for no active request", "type", rec.typ, "request", rec.id)
 		return nil
+	case req == refused:
+		return nil // the request was refused: its records are ignored
 	}
 	switch rec.typ {
 	case typeParams:
 		return c.params(req, rec.content)
 	case typeStdin:
-		if req.role != roleAuthorizer {
-			c.input(req, req.stdin, rec.content, req.role == roleResponder)
-		}
+		c.stdin(req, rec.content)
 	case typeData:
-		if req.role == roleFilter {
-			c.input(req, req.data, rec.content, true)
-		}
+		c.data(req, rec.content)
 	case typeAbortRequest:
-		return c.abort(req)
+		c.abort(req)
 	default:
 		c.log.Debug("fcgi: ignoring record", "type", rec.typ, "request", rec.id)
 	}
@@ -237,158 +212,48 @@ func (c *conn) getValues(content []byte) error {
 	return c.write(c.ctl)
 }
 
-func (c *conn) begin(rec record) error {
-	br, err := parseBeginRequest(rec.content)
-	if err != nil {
-		return err
-	}
+// Shutdown closes the connection now when it is idle, and otherwise once
+// its last request ends.
+func (c *conn) Shutdown() {
 	c.mu.Lock()
-	_, active := c.reqs[rec.id]
-	inFlight, shutdown := len(c.reqs), c.shutdown // requests whose END_REQUEST is not on its way
+	c.shutdown = true
+	idle := c.live == 0
 	c.mu.Unlock()
-	if active {
-		return fmt.Errorf("%w: BEGIN_REQUEST for request %d, which is in flight", errMalformed, rec.id)
+	if idle {
+		c.Close()
 	}
-	delete(c.rej, rec.id)
-	switch {
-	case br.role != roleResponder && br.role != roleAuthorizer && br.role != roleFilter:
-		c.log.Warn("fcgi: unknown role", "role", br.role, "request", rec.id)
-		return c.refuse(rec.id, statusUnknownRole)
-	case c.srv.DisableMultiplexing && inFlight > 0:
-		return c.refuse(rec.id, statusCantMultiplex)
-	case shutdown || !c.srv.acquire():
-		return c.refuse(rec.id, statusOverloaded)
-	}
-	req := &request{c: c, id: rec.id, role: br.role, keepConn: br.flags&flagKeepConn != 0}
-	req.paramsp = paramsPool.Get().(*[]byte)
-	req.params = (*req.paramsp)[:0]
-	if br.role != roleAuthorizer {
-		req.stdinBody.init(c.srv.bodyMemory(), &bodyPool, c.srv.TempDir)
-		req.stdin = &req.stdinBody
-	}
-	if br.role == roleFilter {
-		req.data = newBody(c.srv.bodyMemory(), &bodyPool, c.srv.TempDir)
-	}
-	c.mu.Lock()
-	c.reqs[rec.id] = req
-	c.busy++
-	c.pending++
-	c.mu.Unlock()
-	return nil
 }
 
-// refuse answers a BEGIN_REQUEST with END_REQUEST and the protocol status,
-// and ignores the request's later records.
-func (c *conn) refuse(id uint16, status uint8) error {
-	if c.rej == nil {
-		c.rej = make(map[uint16]struct{})
-	}
-	c.rej[id] = struct{}{}
-	c.ctl = appendEndRequest(c.ctl[:0], id, 0, status)
-	return c.write(c.ctl)
-}
-
-func (c *conn) params(req *request, content []byte) error {
-	if req.started {
-		c.log.Debug("fcgi: PARAMS after the end of the stream", "request", req.id)
+// Close closes the connection at once; the read loop then ends the
+// requests.
+func (c *conn) Close() error {
+	c.mu.Lock()
+	already := c.closed
+	c.closed = true
+	c.mu.Unlock()
+	if already {
 		return nil
 	}
-	if len(content) > 0 {
-		if len(req.params)+len(content) > c.srv.maxParams() {
-			return fmt.Errorf("%w: request %d: params over the limit of %d bytes", errMalformed, req.id, c.srv.maxParams())
-		}
-		req.params = append(req.params, content...)
-		return nil
-	}
-	env, err := decodeParams(req.params)
-	if err != nil {
-		return fmt.Errorf("request %d: params: %w", req.id, err)
-	}
-	if env["CONTENT_LENGTH"] == "-1" {
-		delete(env, "CONTENT_LENGTH") // Caddy, for a chunked request: read STDIN to its end
-	}
-	if c.srv.FixIISPathInfo {
-		environ.StripScriptPrefix(env)
-	}
-	*req.paramsp = req.params[:0]
-	paramsPool.Put(req.paramsp)
-	req.paramsp, req.params = nil, nil
-	if req.role == roleAuthorizer {
-		c.inputDone(req)
-	}
-	req.start(env)
-	return nil
+	return c.rwc.Close()
 }
 
-// input feeds a STDIN or DATA record to its stream; an empty record ends it.
-func (c *conn) input(req *request, b *body, content []byte, last bool) {
-	if len(content) > 0 {
-		if err := b.write(content); err != nil {
-			c.log.Error("fcgi: request body", "request", req.id, "err", err)
-		}
-		return
-	}
-	b.close(nil)
-	if last {
-		c.inputDone(req)
-	}
-}
-
-func (c *conn) inputDone(req *request) {
+// afterRequest decides the connection's fate once a request has ended:
+// close it when the request did not ask to keep it, or when the server
+// shuts down and nothing else is in flight; else watch it for idleness.
+func (c *conn) afterRequest(keepConn bool) {
 	c.mu.Lock()
-	if !req.inputEnded {
-		req.inputEnded = true
-		c.pending--
-	}
-	c.mu.Unlock()
-}
-
-// abort acts on ABORT_REQUEST: a request whose handler runs is cancelled
-// and ends when its handler returns; one still receiving PARAMS ends now.
-func (c *conn) abort(req *request) error {
-	if req.started {
-		req.cancel(stateAborted, ErrRequestAborted)
-		c.inputDone(req) // nothing more comes for it
-		return nil
-	}
-	c.remove(req)
-	req.releaseInput()
-	c.ctl = appendEndRequest(c.ctl[:0], req.id, 1, statusRequestComplete)
-	err := c.write(c.ctl)
-	c.ended(req)
-	return err
-}
-
-// remove forgets the request's id, so that the web server may reuse it.
-func (c *conn) remove(req *request) {
-	c.mu.Lock()
-	delete(c.reqs, req.id)
-	if !req.inputEnded {
-		req.inputEnded = true
-		c.pending--
-	}
-	c.mu.Unlock()
-	c.srv.release()
-}
-
-// ended is called once the request's END_REQUEST is written (or could not
-// be): the connection closes when the request asked for it, or when the
-// server shuts down and no other request is in flight.
-func (c *conn) ended(req *request) {
-	c.mu.Lock()
-	c.busy--
-	if !req.keepConn {
+	if !keepConn {
 		c.lingerCloseLocked()
 		c.mu.Unlock()
 		return
 	}
-	closeNow := c.shutdown && c.busy == 0
-	if c.busy == 0 && c.srv.IdleTimeout > 0 && !closeNow {
+	closeNow := c.shutdown && c.live == 0
+	if c.live == 0 && c.srv.IdleTimeout > 0 && !closeNow {
 		c.setReadDeadlineLocked()
 	}
 	c.mu.Unlock()
 	if closeNow {
-		c.close()
+		c.Close()
 	}
 }
 
@@ -413,234 +278,47 @@ func (c *conn) lingerCloseLocked() {
 	c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
 }
 
-// abortAll cancels every request when the connection is gone.
-func (c *conn) abortAll() {
-	c.mu.Lock()
-	var waiting []*request
-	for _, req := range c.reqs {
-		if req.started {
-			req.cancel(stateConnClosed, ErrConnClosed)
-		} else {
-			waiting = append(waiting, req)
-		}
-	}
-	c.mu.Unlock()
-	for _, req := range waiting {
-		c.remove(req)
-		req.releaseInput()
-		c.ended(req)
-	}
-}
-
-// startShutdown closes the connection now when it is idle, and otherwise
-// once its last request ends.
-func (c *conn) startShutdown() {
-	c.mu.Lock()
-	c.shutdown = true
-	idle := c.busy == 0
-	c.mu.Unlock()
-	if idle {
-		c.close()
-	}
-}
-
-func (c *conn) close() {
-	c.mu.Lock()
-	already := c.closed
-	c.closed = true
-	c.mu.Unlock()
-	if !already {
-		c.rwc.Close()
-	}
-}
-
 // write writes whole records; writes from the connection's requests are
 // serialised. The first error sticks and closes the connection.
 func (c *conn) write(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	return c.writeLocked(b)
+	return c.writeLocked(b, time.Time{})
 }
 
-func (c *conn) writeLocked(b []byte) error {
+// writeLocked writes b under c.wmu. The write may take WriteTimeout, and
+// not past deadline when that is set (a request's own write deadline).
+func (c *conn) writeLocked(b []byte, deadline time.Time) error {
 	if c.werr != nil {
 		return c.werr
 	}
 	if d := c.srv.WriteTimeout; d > 0 {
-		c.rwc.SetWriteDeadline(time.Now().Add(d))
+		if t := time.Now().Add(d); deadline.IsZero() || t.Before(deadline) {
+			deadline = t
+		}
+	}
+	if !deadline.IsZero() || c.wdeadline {
+		c.rwc.SetWriteDeadline(deadline)
+		c.wdeadline = !deadline.IsZero()
 	}
 	if _, err := c.rwc.Write(b); err != nil {
-		c.werr = fmt.Errorf("%w: %w", errWriteClosed, err)
-		go c.close()
+		c.werr = fmt.Errorf("%w: %w: %w", gateway.ErrClientGone, ErrConnClosed, err)
+		// The locks are taken in the order c.wmu, then c.mu: nothing
+		// writes while it holds c.mu.
+		c.Close()
 		return c.werr
 	}
 	return nil
 }
 
 // writeStream writes p as records of a stream.
-func (c *conn) writeStream(typ recType, id uint16, p []byte) error {
+func (c *conn) writeStream(typ recType, id uint16, p []byte, deadline time.Time) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.scratch = appendRecord(c.scratch[:0], typ, id, p)
-	err := c.writeLocked(c.scratch)
+	err := c.writeLocked(c.scratch, deadline)
 	if cap(c.scratch) > outBufSize {
 		c.scratch = nil
 	}
 	return err
 }
-
-// request is one FastCGI request on a connection.
-type request struct {
-	c          *conn
-	id         uint16
-	role       uint16
-	keepConn   bool
-	started    bool // PARAMS ended and the handler started; read loop only
-	inputEnded bool // guarded by c.mu
-
-	paramsp *[]byte
-	params  []byte
-	stdin   *body // nil for an authorizer
-	data    *body // nil but for a filter
-
-	stdinBody body
-
-	state  atomic.Int32
-	ctx    context.Context
-	stop   context.CancelCauseFunc
-	out    stdout
-	errOut stderr
-}
-
-// start runs the handler in its own goroutine.
-func (req *request) start(env environ.Environ) {
-	c := req.c
-	req.started = true
-	ctx, stop := context.WithCancelCause(c.ctx)
-	if req.role == roleFilter {
-		ctx = context.WithValue(ctx, dataKey{}, io.Reader(req.data))
-	}
-	req.ctx, req.stop = ctx, stop
-	c.wg.Add(1)
-	go req.run(env)
-}
-
-func (req *request) run(env environ.Environ) {
-	c := req.c
-	defer c.wg.Done()
-	req.out.init(req)
-	req.errOut.req = req
-	var in io.Reader = http.NoBody
-	if req.stdin != nil {
-		in = req.stdin
-	}
-	var errw io.Writer = &req.errOut
-	var logw *gateway.LogWriter
-	if c.srv.StderrToLog {
-		logw = gateway.NewLogWriter(c.log, "fcgi: application error output", "request", req.id)
-		errw = logw
-	}
-	var status uint32
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				c.log.Error("fcgi: panic serving request", "request", req.id, "panic", v, "stack", string(debug.Stack()))
-				status = 1
-			}
-		}()
-		h := gateway.NewBaseCGI(in, &req.out, errw, env)
-		h.Context = req.ctx
-		if err := h.Run(req); err != nil {
-			status = 1
-		}
-	}()
-	if logw != nil {
-		logw.Close()
-	}
-	req.finish(status)
-}
-
-// ServeHTTP runs the server's handler and notes its return, so that the
-// final flush of the gateway leaves the last bytes for finish.
-func (req *request) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() { req.out.appDone = true }()
-	req.c.srv.handler().ServeHTTP(w, r)
-}
-
-// finish writes the end of the request: exactly one END_REQUEST.
-func (req *request) finish(status uint32) {
-	c := req.c
-	c.remove(req)
-	switch req.state.Load() {
-	case stateLive:
-		if err := req.out.finish(status, req.errOut.used.Load()); err != nil {
-			c.log.Debug("fcgi: ending request", "request", req.id, "err", err)
-		}
-	case stateAborted:
-		c.endAborted(req.id)
-	}
-	req.stop(context.Canceled)
-	req.out.release()
-	req.releaseInput()
-	c.ended(req)
-}
-
-// endAborted writes the END_REQUEST of an aborted request.
-func (c *conn) endAborted(id uint16) {
-	var b [endRequestLen]byte
-	if err := c.write(appendEndRequest(b[:0], id, 1, statusRequestComplete)); err != nil {
-		c.log.Debug("fcgi: ending aborted request", "request", id, "err", err)
-	}
-}
-
-// cancel stops a running request: its context is cancelled with cause and
-// its body reads fail with cause.
-func (req *request) cancel(state int32, cause error) {
-	if !req.state.CompareAndSwap(stateLive, state) {
-		return
-	}
-	if req.stdin != nil {
-		req.stdin.close(cause)
-	}
-	if req.data != nil {
-		req.data.close(cause)
-	}
-	req.stop(cause)
-}
-
-func (req *request) releaseInput() {
-	if req.paramsp != nil {
-		*req.paramsp = req.params[:0]
-		paramsPool.Put(req.paramsp)
-		req.paramsp, req.params = nil, nil
-	}
-	if req.stdin != nil {
-		req.stdin.release()
-	}
-	if req.data != nil {
-		req.data.release()
-	}
-}
-
-// writeErr is the error of a write by the handler once the request was
-// aborted or its connection closed, nil before.
-func (req *request) writeErr() error {
-	switch req.state.Load() {
-	case stateAborted:
-		return errWriteAborted
-	case stateConnClosed:
-		return errWriteClosed
-	}
-	return nil
-}
-
-// writeFailed turns a failed connection write into the handler's error.
-func (req *request) writeFailed(err error) error {
-	if e := req.writeErr(); e != nil {
-		return e
-	}
-	return err
-}
-
-// dataKey is the context key of a FILTER request's FCGI_DATA stream.
-type dataKey struct{}

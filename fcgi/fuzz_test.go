@@ -106,10 +106,10 @@ func FuzzServeConn(f *testing.F) {
 	f.Add(append(requestBytes(1, roleResponder, flagKeepConn, postEnv("/", 3), []byte("abc")),
 		appendRecord(nil, typeAbortRequest, 1, nil)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := &Server{Handler: echo, MaxParamsBytes: 4096, Logger: discardLogger}
+		s := &Server{Handler: echo, MaxHeaderBytes: 4096, Logger: discardLogger}
 		out := &lockedBuffer{}
 		c := newConn(s, &memConn{r: bytes.NewReader(b), w: out}, context.Background())
-		c.serve()
+		c.Serve()
 		begun := map[uint16]int{}
 		in := newRecordReader(bytes.NewReader(b), nil)
 		for {

@@ -3,6 +3,7 @@ package fcgi
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // outBufSize holds the largest STDOUT record this package writes plus the
@@ -12,22 +13,23 @@ const outBufSize = headerLen + maxWrite + 8 + headerLen + headerLen + endRequest
 
 var outBufPool = sync.Pool{New: func() any { b := make([]byte, 0, outBufSize); return &b }}
 
-// stdout is a request's FCGI_STDOUT stream. It coalesces writes into
-// records of up to maxWrite bytes; Flush sends what is buffered. Once the
-// application has returned, Flush keeps the data so that the last record, the
-// empty STDOUT that ends the stream and END_REQUEST go out in one write.
+// stdout is a request's FCGI_STDOUT stream, the gateway's Stdout. It
+// coalesces writes into records of up to maxWrite bytes; Flush sends what is
+// buffered. It is an AnswerEnder: once the answer is complete its tail goes
+// out with the end of the stream and END_REQUEST, in one write.
 type stdout struct {
-	req     *request
-	bufp    *[]byte
-	buf     []byte // a record header's room, then the buffered content
-	appDone bool   // the application returned: Flush waits for finish
+	req      *request
+	bufp     *[]byte
+	buf      []byte // a record header's room, then the buffered content
+	ended    bool   // EndAnswer was called: the tail waits for closeRequest
+	deadline time.Time
 }
 
 func (w *stdout) init(req *request) {
 	w.req = req
 	w.bufp = outBufPool.Get().(*[]byte)
 	w.buf = append((*w.bufp)[:0], zeros[:headerLen]...)
-	w.appDone = false
+	w.ended = false
 }
 
 // Write buffers p, sending full records as the buffer fills.
@@ -50,22 +52,42 @@ func (w *stdout) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Flush sends the buffered bytes as a STDOUT record, unless the application
-// has returned (the end of the request sends them).
+// Flush sends the buffered bytes as a STDOUT record.
 func (w *stdout) Flush() error {
 	if err := w.req.writeErr(); err != nil {
 		return err
 	}
-	if w.appDone || len(w.buf) == headerLen {
+	if w.ended || len(w.buf) == headerLen {
 		return nil
 	}
 	return w.send()
 }
 
+// EndAnswer notes that the answer is complete: closeRequest sends the tail.
+func (w *stdout) EndAnswer() error {
+	w.ended = true
+	return w.req.writeErr()
+}
+
+// EnableFullDuplex succeeds: the connection's read loop takes the body
+// while the handler writes.
+func (w *stdout) EnableFullDuplex() error { return nil }
+
+// SetWriteDeadline bounds this request's writes to the connection; a write
+// that times out breaks the connection (it is shared by the records of
+// every request on it).
+func (w *stdout) SetWriteDeadline(t time.Time) error {
+	w.deadline = t
+	return nil
+}
+
 // send writes the buffered content as one record.
 func (w *stdout) send() error {
 	w.seal()
-	err := w.req.c.write(w.buf)
+	c := w.req.c
+	c.wmu.Lock()
+	err := c.writeLocked(w.buf, w.deadline)
+	c.wmu.Unlock()
 	w.buf = w.buf[:headerLen]
 	if err != nil {
 		return w.req.writeFailed(err)
@@ -80,23 +102,17 @@ func (w *stdout) seal() {
 	w.buf = append(w.buf, zeros[:pad]...)
 }
 
-// finish sends the rest of the stream, its end, the end of STDERR when it was
-// used, and END_REQUEST, in one write.
-func (w *stdout) finish(appStatus uint32, endStderr bool) error {
-	var b []byte
+// tail returns the buffered record, sealed, for the end of the request; an
+// empty buffer gives an empty slice to append to.
+func (w *stdout) tail() []byte {
+	if w.buf == nil {
+		return nil
+	}
 	if len(w.buf) > headerLen {
 		w.seal()
-		b = w.buf
-	} else {
-		b = w.buf[:0]
+		return w.buf
 	}
-	b, _ = appendHeader(b, typeStdout, w.req.id, 0)
-	if endStderr {
-		b, _ = appendHeader(b, typeStderr, w.req.id, 0)
-	}
-	b = appendEndRequest(b, w.req.id, appStatus, statusRequestComplete)
-	w.buf = b[:headerLen]
-	return w.req.c.write(b)
+	return w.buf[:0]
 }
 
 // release returns the buffer to its pool.
@@ -124,7 +140,7 @@ func (w *stderr) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	w.used.Store(true)
-	if err := w.req.c.writeStream(typeStderr, w.req.id, p); err != nil {
+	if err := w.req.c.writeStream(typeStderr, w.req.id, p, w.req.deadline()); err != nil {
 		return 0, w.req.writeFailed(err)
 	}
 	return len(p), nil

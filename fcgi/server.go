@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/cgiref/cgiref/gateway"
+	"github.com/cgiref/cgiref/internal/server"
+	"github.com/cgiref/cgiref/internal/spool"
 )
 
 // ErrRequestAborted is the error of a body read after the web server sent
@@ -27,13 +29,13 @@ var ErrRequestAborted = errors.New("fcgi: request aborted by the web server")
 // server closed (or was closed for a timeout or a protocol error).
 var ErrConnClosed = errors.New("fcgi: connection to web server closed")
 
-// ErrServerClosed is returned by Server.Serve after a call to Shutdown.
-var ErrServerClosed = errors.New("fcgi: Server closed")
+// ErrServerClosed is returned by Server.Serve after Shutdown or Close. It
+// is http.ErrServerClosed, for both cgiref servers.
+var ErrServerClosed = http.ErrServerClosed
 
 // Defaults of the Server's limits.
 const (
-	DefaultMaxParamsBytes = 1 << 20 // PARAMS bytes per request
-	DefaultBodyMemory     = 1 << 20 // unread STDIN or DATA bytes kept in memory per request
+	DefaultMaxHeaderBytes = 1 << 20 // PARAMS bytes per request
 )
 
 // unlimited is the FCGI_GET_VALUES answer for a limit that is not set.
@@ -41,13 +43,15 @@ const unlimited = "2147483647"
 
 // A Server is a FastCGI application server (the responder, authorizer and
 // filter roles) that runs each request through the gateway core. The zero
-// value, with Handler set, is ready to use.
+// value, with Handler set, is ready to use. Its fields must not change once
+// Serve has been called.
 type Server struct {
 	// Handler answers the requests; nil means http.DefaultServeMux.
 	Handler http.Handler
 
-	// MaxConns limits the connections served at once; further connections
-	// wait to be accepted. 0 means no limit.
+	// MaxConns limits the connections served at once, over every listener
+	// of the server; further connections wait to be accepted. 0 means no
+	// limit.
 	//
 	// FCGI_GET_VALUES reports MaxConns as FCGI_MAX_CONNS and MaxRequests
 	// as FCGI_MAX_REQS, a limit of 0 as 2147483647.
@@ -56,20 +60,23 @@ type Server struct {
 	// request past it, or one that arrives during Shutdown, is refused with
 	// FCGI_OVERLOADED. 0 means no limit.
 	MaxRequests int
-	// MaxParamsBytes limits the PARAMS stream of one request; a request
-	// past it closes its connection. 0 means DefaultMaxParamsBytes.
-	MaxParamsBytes int
-	// BodyMemory is how many bytes of a request's STDIN (or DATA) the
+	// MaxHeaderBytes limits the PARAMS stream (the CGI variables) of one
+	// request; a request past it alone is answered 431 Request Header
+	// Fields Too Large, and its connection goes on. 0 means
+	// DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+
+	// SpoolMemory is how many bytes of a request's STDIN (or DATA) that the
 	// handler has not read yet are held in memory; the rest waits in a
-	// temporary file in TempDir ("": os.TempDir). 0 means DefaultBodyMemory.
-	BodyMemory int
-	TempDir    string
+	// temporary file in TempDir ("": os.TempDir()). 0 means 1 MiB.
+	SpoolMemory int64
+	TempDir     string
 
 	// ReadTimeout is the longest wait for the next record while a request
 	// of the connection has not received all its input; IdleTimeout the
 	// longest wait for a record while no request is in flight. WriteTimeout
-	// limits each write to the connection. A timeout closes the connection;
-	// 0 means none.
+	// is the longest each write to the web server may take. A timeout
+	// closes the connection; 0 means none.
 	ReadTimeout, IdleTimeout, WriteTimeout time.Duration
 
 	// DisableMultiplexing refuses a second request on a busy connection
@@ -85,107 +92,48 @@ type Server struct {
 	// environ.
 	FixIISPathInfo bool // environ.StripScriptPrefix, as iis.FixPathInfo
 
-	// WebServerAddrs, when not empty, lists the IP addresses allowed to
-	// connect over TCP; connections from others are closed. The package's
-	// Serve fills it from FCGI_WEB_SERVER_ADDRS (comma-separated).
-	WebServerAddrs []string
+	// AllowedAddrs, when not nil, lists the networks TCP connections may
+	// come from; others are closed unanswered. Unix sockets are always
+	// admitted. The package's Serve fills it from FCGI_WEB_SERVER_ADDRS
+	// (comma-separated addresses).
+	AllowedAddrs []netip.Prefix
 
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 
 	// BaseContext returns the parent context of the requests served from a
-	// listener; nil means context.Background().
+	// listener, and ConnContext that of a connection's requests, as
+	// net/http.Server's do; nil means context.Background() and no change.
 	BaseContext func(net.Listener) context.Context
+	ConnContext func(ctx context.Context, c net.Conn) context.Context
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	closing   atomic.Bool
-	done      chan struct{} // closed by Shutdown
-	active    atomic.Int64  // requests in flight
+	initOnce sync.Once
+	srv      server.Server
+	active   atomic.Int64 // requests in flight
 }
 
-// doneChan returns the channel Shutdown closes.
-func (s *Server) doneChan() chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done == nil {
-		s.done = make(chan struct{})
-	}
-	return s.done
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.srv = server.Server{
+			Protocol:     "fcgi",
+			MaxConns:     s.MaxConns,
+			AllowedAddrs: s.AllowedAddrs,
+			Logger:       s.logger(),
+			BaseContext:  s.BaseContext,
+			ConnContext:  s.ConnContext,
+			NewConn: func(ctx context.Context, rwc net.Conn) server.Conn {
+				return newConn(s, rwc, ctx)
+			},
+		}
+	})
 }
 
 // Serve accepts connections on l and serves them, each in its own
-// goroutine, until l fails or Shutdown is called; then it returns
-// ErrServerClosed. Serve closes l.
+// goroutine, until l fails or Shutdown or Close is called; then it returns
+// ErrServerClosed. Serve closes l. It may run on several listeners at once.
 func (s *Server) Serve(l net.Listener) error {
-	if !s.track(l, true) {
-		return ErrServerClosed
-	}
-	defer s.track(l, false)
-	defer l.Close()
-	allowed, err := parseAddrs(s.WebServerAddrs)
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	if s.BaseContext != nil {
-		if ctx = s.BaseContext(l); ctx == nil {
-			return errors.New("fcgi: BaseContext returned a nil context")
-		}
-	}
-	var slots chan struct{}
-	if s.MaxConns > 0 {
-		slots = make(chan struct{}, s.MaxConns)
-	}
-	var delay time.Duration
-	done := s.doneChan()
-	for {
-		if slots != nil {
-			select {
-			case slots <- struct{}{}:
-			case <-done:
-				return ErrServerClosed
-			}
-		}
-		rwc, err := l.Accept()
-		if err != nil {
-			if slots != nil {
-				<-slots
-			}
-			if s.closing.Load() {
-				return ErrServerClosed
-			}
-			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.logger().Warn("fcgi: accept error; retrying", "err", err, "delay", delay)
-				time.Sleep(delay)
-				continue
-			}
-			return fmt.Errorf("fcgi: accept: %w", err)
-		}
-		delay = 0
-		if !allowedAddr(rwc.RemoteAddr(), allowed) {
-			s.logger().Warn("fcgi: connection refused: address not in FCGI_WEB_SERVER_ADDRS", "remote", rwc.RemoteAddr().String())
-			rwc.Close()
-			if slots != nil {
-				<-slots
-			}
-			continue
-		}
-		c := newConn(s, rwc, ctx)
-		if !s.trackConn(c, true) {
-			rwc.Close()
-			return ErrServerClosed
-		}
-		go func() {
-			c.serve()
-			s.trackConn(c, false)
-			if slots != nil {
-				<-slots
-			}
-		}()
-	}
+	s.init()
+	return s.srv.Serve(l)
 }
 
 // Shutdown stops the server: it closes the listeners, closes idle
@@ -193,71 +141,22 @@ func (s *Server) Serve(l net.Listener) error {
 // them. When ctx ends first, Shutdown returns ctx.Err() and the remaining
 // connections keep running.
 func (s *Server) Shutdown(ctx context.Context) error {
-	done := s.doneChan()
-	s.mu.Lock()
-	if !s.closing.Swap(true) {
-		close(done)
-	}
-	for l := range s.listeners {
-		l.Close()
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.startShutdown()
-	}
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		s.mu.Lock()
-		n := len(s.conns)
-		s.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
+	s.init()
+	return s.srv.Shutdown(ctx)
 }
 
-func (s *Server) track(l net.Listener, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !add {
-		delete(s.listeners, l)
-		return true
-	}
-	if s.closing.Load() {
-		return false
-	}
-	if s.listeners == nil {
-		s.listeners = make(map[net.Listener]struct{})
-	}
-	s.listeners[l] = struct{}{}
-	return true
+// Close closes the listeners and every connection at once; the requests in
+// flight see their connection closed (ErrConnClosed).
+func (s *Server) Close() error {
+	s.init()
+	return s.srv.Close()
 }
 
-func (s *Server) trackConn(c *conn, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !add {
-		delete(s.conns, c)
-		return true
-	}
-	if s.closing.Load() {
-		return false
-	}
-	if s.conns == nil {
-		s.conns = make(map[*conn]struct{})
-	}
-	s.conns[c] = struct{}{}
-	return true
+// RegisterOnShutdown registers a function to call when Shutdown or Close
+// begins, as net/http.Server's does.
+func (s *Server) RegisterOnShutdown(f func()) {
+	s.init()
+	s.srv.RegisterOnShutdown(f)
 }
 
 // acquire counts a new request in flight, false past MaxRequests.
@@ -286,18 +185,16 @@ func (s *Server) logger() *slog.Logger {
 	return s.Logger
 }
 
-func (s *Server) maxParams() int {
-	if s.MaxParamsBytes <= 0 {
-		return DefaultMaxParamsBytes
+func (s *Server) maxHeaderBytes() int {
+	if s.MaxHeaderBytes <= 0 {
+		return DefaultMaxHeaderBytes
 	}
-	return s.MaxParamsBytes
+	return s.MaxHeaderBytes
 }
 
-func (s *Server) bodyMemory() int {
-	if s.BodyMemory <= 0 {
-		return DefaultBodyMemory
-	}
-	return s.BodyMemory
+// spoolConfig is where a request's unread input waits.
+func (s *Server) spoolConfig() spool.Config {
+	return spool.Config{Memory: s.SpoolMemory, TempDir: s.TempDir, Prefix: "cgiref-fcgi-body-"}
 }
 
 // value answers one FCGI_GET_VALUES variable.
@@ -323,45 +220,6 @@ func limit(n int) string {
 	return strconv.Itoa(n)
 }
 
-func parseAddrs(list []string) ([]netip.Addr, error) {
-	var addrs []netip.Addr
-	for _, a := range list {
-		a = strings.TrimSpace(a)
-		if a == "" {
-			continue
-		}
-		ip, err := netip.ParseAddr(a)
-		if err != nil {
-			return nil, fmt.Errorf("fcgi: web server address %q: %w", a, err)
-		}
-		addrs = append(addrs, ip.Unmap())
-	}
-	return addrs, nil
-}
-
-// allowedAddr reports whether a connection from addr may be served: any
-// non-TCP connection, or a TCP one from a listed address.
-func allowedAddr(addr net.Addr, allowed []netip.Addr) bool {
-	if len(allowed) == 0 {
-		return true
-	}
-	ta, ok := addr.(*net.TCPAddr)
-	if !ok {
-		return true
-	}
-	ip, ok := netip.AddrFromSlice(ta.IP)
-	if !ok {
-		return false
-	}
-	ip = ip.Unmap()
-	for _, a := range allowed {
-		if a == ip {
-			return true
-		}
-	}
-	return false
-}
-
 // Serve serves FastCGI connections from l with handler, as net/http/fcgi's
 // Serve does. A nil l means the listening socket a web server passes on file
 // descriptor 0; a nil handler means http.DefaultServeMux. Connections are
@@ -379,7 +237,12 @@ func Serve(l net.Listener, handler http.Handler) error {
 	}
 	s := &Server{Handler: handler}
 	if v := os.Getenv("FCGI_WEB_SERVER_ADDRS"); v != "" {
-		s.WebServerAddrs = strings.Split(v, ",")
+		addrs, err := server.ParseAddrs(strings.Split(v, ","))
+		if err != nil {
+			l.Close()
+			return fmt.Errorf("fcgi: FCGI_WEB_SERVER_ADDRS: %w", err)
+		}
+		s.AllowedAddrs = addrs
 	}
 	return s.Serve(l)
 }
@@ -425,3 +288,6 @@ func Data(r *http.Request) io.Reader {
 	}
 	return http.NoBody
 }
+
+// dataKey is the context key of a FILTER request's FCGI_DATA stream.
+type dataKey struct{}

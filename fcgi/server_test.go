@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,6 +145,7 @@ func TestConnCloseCancels(t *testing.T) {
 	b := appendBeginRequest(nil, 1, roleResponder, flagKeepConn)
 	b = appendRecord(b, typeParams, 1, postEnv("/", 100).encode())
 	b, _ = appendHeader(b, typeParams, 1, 0)
+	b = appendRecord(b, typeStdin, 1, []byte("x")) // the handler starts with the first body bytes
 	c.mustSend(b)
 	waitFor(t, started, "the handler")
 	c.conn.Close()
@@ -233,13 +235,8 @@ func TestRequestIDZero(t *testing.T) {
 }
 
 func TestMalformed(t *testing.T) {
-	overrun := appendBeginRequest(nil, 1, roleResponder, flagKeepConn)
-	overrun = appendRecord(overrun, typeParams, 1, []byte{5, 10, 'A', 'B'})
-	overrun, _ = appendHeader(overrun, typeParams, 1, 0)
 	badVersion := appendBeginRequest(nil, 1, roleResponder, flagKeepConn)
 	badVersion[0] = 2
-	big := appendBeginRequest(nil, 1, roleResponder, flagKeepConn)
-	big = appendRecord(big, typeParams, 1, pairs{{"X", strings.Repeat("v", 2000)}}.encode())
 	dup := appendBeginRequest(nil, 1, roleResponder, flagKeepConn)
 	dup = appendBeginRequest(dup, 1, roleResponder, flagKeepConn)
 	shortBegin := appendRecord(nil, typeBeginRequest, 1, []byte{0, 1})
@@ -250,8 +247,6 @@ func TestMalformed(t *testing.T) {
 		{"bad version", badVersion},
 		{"truncated header", []byte{1, 1, 0}},
 		{"truncated content", appendBeginRequest(nil, 1, roleResponder, 0)[:12]},
-		{"pair overruns its stream", overrun},
-		{"params over the limit", big},
 		{"BEGIN_REQUEST with id 0", appendBeginRequest(nil, 0, roleResponder, flagKeepConn)},
 		{"BEGIN_REQUEST for a request in flight", dup},
 		{"short BEGIN_REQUEST body", shortBegin},
@@ -260,7 +255,7 @@ func TestMalformed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			logs := &syncWriter{w: new(bytes.Buffer)}
-			addr := startServer(t, &Server{Handler: hello, MaxParamsBytes: 1024,
+			addr := startServer(t, &Server{Handler: hello, MaxHeaderBytes: 1024,
 				Logger: slog.New(slog.NewTextHandler(logs, nil))})
 			other := dial(t, addr)
 			c := dial(t, addr)
@@ -434,7 +429,7 @@ func TestCantMultiplex(t *testing.T) {
 // does not hold up another request on the same connection.
 func TestHeadOfLine(t *testing.T) {
 	bl := newBlocker()
-	addr := startServer(t, &Server{Handler: bl, BodyMemory: 64 << 10, TempDir: t.TempDir()})
+	addr := startServer(t, &Server{Handler: bl, SpoolMemory: 64 << 10, TempDir: t.TempDir()})
 	c := dial(t, addr)
 	body := bytes.Repeat([]byte("z"), 1<<20)
 	b := appendBeginRequest(nil, 1, roleResponder, flagKeepConn)
@@ -594,20 +589,20 @@ func httptestRequest() *http.Request {
 	return r
 }
 
-func TestWebServerAddrs(t *testing.T) {
+func TestAllowedAddrs(t *testing.T) {
 	tests := []struct {
-		addrs []string
+		addrs []netip.Prefix
 		open  bool
 	}{
 		{nil, true},
-		{[]string{"127.0.0.1"}, true},
-		{[]string{"192.0.2.7", " 127.0.0.1 "}, true},
-		{[]string{"192.0.2.7"}, false},
-		{[]string{"::1"}, false},
+		{[]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, true},
+		{[]netip.Prefix{netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("127.0.0.0/8")}, true},
+		{[]netip.Prefix{netip.MustParsePrefix("192.0.2.7/32")}, false},
+		{[]netip.Prefix{netip.MustParsePrefix("::1/128")}, false},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.addrs), func(t *testing.T) {
-			c := dial(t, startServer(t, &Server{Handler: hello, WebServerAddrs: tt.addrs}))
+			c := dial(t, startServer(t, &Server{Handler: hello, AllowedAddrs: tt.addrs}))
 			if tt.open {
 				c.expectOpen(1)
 			} else {
@@ -616,9 +611,9 @@ func TestWebServerAddrs(t *testing.T) {
 			}
 		})
 	}
-	s := &Server{WebServerAddrs: []string{"not-an-ip"}}
-	if err := s.Serve(listen(t)); err == nil || !strings.Contains(err.Error(), "not-an-ip") {
-		t.Errorf("Serve with a bad address = %v", err)
+	t.Setenv("FCGI_WEB_SERVER_ADDRS", "127.0.0.1,not-an-ip")
+	if err := Serve(listen(t), hello); err == nil || !strings.Contains(err.Error(), "not-an-ip") {
+		t.Errorf("Serve with a bad FCGI_WEB_SERVER_ADDRS = %v", err)
 	}
 }
 
@@ -643,7 +638,8 @@ func TestReadTimeout(t *testing.T) {
 	b := appendBeginRequest(nil, 1, roleResponder, flagKeepConn)
 	b = appendRecord(b, typeParams, 1, postEnv("/", 100).encode())
 	b, _ = appendHeader(b, typeParams, 1, 0)
-	c.mustSend(b) // and no STDIN
+	b = appendRecord(b, typeStdin, 1, []byte("x"))
+	c.mustSend(b) // and no more STDIN
 	if err := waitFor(t, got, "the handler"); !errors.Is(err, ErrConnClosed) {
 		t.Errorf("body read = %v, want ErrConnClosed", err)
 	}
@@ -815,5 +811,44 @@ func TestBaseContext(t *testing.T) {
 	s := &Server{BaseContext: func(net.Listener) context.Context { return nil }}
 	if err := s.Serve(listen(t)); err == nil {
 		t.Error("Serve with a nil BaseContext result succeeded")
+	}
+}
+
+// TestRefusedRequestAlone: PARAMS over MaxHeaderBytes, or PARAMS that do
+// not decode, get an error answer for that request alone; a request running
+// on the same connection completes, and the connection goes on.
+func TestRefusedRequestAlone(t *testing.T) {
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		io.WriteString(w, "ok")
+	})
+	for _, tt := range []struct {
+		name, status string
+		params       []byte
+	}{
+		{"over the limit", "Status: 431 Request Header Fields Too Large", pairs{{"X", strings.Repeat("v", 2000)}}.encode()},
+		{"pair overruns its stream", "Status: 400 Bad Request", []byte{5, 10, 'A', 'B'}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, startServer(t, &Server{Handler: h, MaxHeaderBytes: 1024}))
+			c.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/slow"), nil))
+			b := appendBeginRequest(nil, 2, roleResponder, flagKeepConn)
+			b = appendRecord(b, typeParams, 2, tt.params)
+			b, _ = appendHeader(b, typeParams, 2, 0)
+			b, _ = appendHeader(b, typeStdin, 2, 0)
+			c.mustSend(b)
+			r2 := c.results(2)[2]
+			if !strings.HasPrefix(r2.head(), tt.status) || r2.end.protocolStatus != statusRequestComplete {
+				t.Errorf("refused request: %q, %+v", r2.stdout.String(), r2.end)
+			}
+			release <- struct{}{}
+			if r1 := c.results(1)[1]; r1.body() != "ok" {
+				t.Errorf("neighbour answered %q", r1.stdout.String())
+			}
+			c.expectOpen(3)
+		})
 	}
 }

@@ -29,7 +29,7 @@ func TestStress(t *testing.T) {
 		}
 		w.Write(bytes.Repeat(b, 3))
 	})
-	addr := startServer(t, &Server{Handler: h, BodyMemory: 4096, TempDir: t.TempDir()})
+	addr := startServer(t, &Server{Handler: h, SpoolMemory: 4096, TempDir: t.TempDir()})
 	const conns, perConn, window = 4, 60, 8
 	var wg sync.WaitGroup
 	for ci := range conns {

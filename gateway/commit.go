@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -32,10 +33,8 @@ func (w *response) commit(final bool, extra []byte) error {
 	}
 	fields, err := w.fields(final, extra)
 	if err != nil {
-		w.logf("gateway: %s %s: %v", w.req.Method, w.req.URL.Path, err)
-		w.failed = err
-		w.writeErrorAnswer()
-		return err
+		w.fail(fmt.Errorf("gateway: %s %s: %w", w.req.Method, w.req.URL.Path, err))
+		return w.failed
 	}
 	bp := bufPool.Get().(*[]byte)
 	b := (*bp)[:0]
@@ -188,7 +187,8 @@ func (w *response) writeErrorAnswer() {
 }
 
 // writeFixed writes an answer the gateway makes itself (the error answer,
-// 400 Bad Request): the fields in the order given, then Content-Length.
+// 400 Bad Request): the fields in the order given, then Content-Length. The
+// caller ends the answer.
 func (h *Handler) writeFixed(out *output, head bool, status int, hdrs []headers.Field, body []byte) error {
 	var b []byte
 	if h.sendsHeader() {
@@ -207,8 +207,6 @@ func (h *Handler) writeFixed(out *output, head bool, status int, hdrs []headers.
 	if !head {
 		b = append(b, body...)
 	}
-	if _, err := out.Write(b); err != nil {
-		return err
-	}
-	return out.flush()
+	_, err := out.Write(b)
+	return err
 }

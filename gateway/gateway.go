@@ -20,11 +20,8 @@ import (
 
 	"github.com/cgiref/cgiref/environ"
 	"github.com/cgiref/cgiref/headers"
+	"github.com/cgiref/cgiref/internal/spool"
 )
-
-// defaultSpoolMemory is how much of an unread request body is kept in memory
-// before the rest goes to a temporary file.
-const defaultSpoolMemory = 1 << 20
 
 // Handler runs one request through an http.Handler. Create it with
 // NewBaseCGI or NewSimple (or fill in the fields), then call Run once.
@@ -58,8 +55,11 @@ type Handler struct {
 	// and may carry values of its own for the app.
 	Context context.Context
 	// SpoolMemory is how much of an unread request body is held in memory
-	// before the rest is spooled to a temporary file; 0 means 1 MiB.
+	// before the rest is spooled to a temporary file in TempDir ("":
+	// os.TempDir()); 0 means 1 MiB. A Stdin that is a BufferedInput is
+	// never spooled.
 	SpoolMemory int64
+	TempDir     string
 }
 
 // NewBaseCGI returns a Handler that answers as a CGI gateway (a Status
@@ -95,7 +95,7 @@ func (h *Handler) Run(app http.Handler) error {
 		errs = io.Discard
 	}
 	x := &exchange{out: output{w: h.Stdout}}
-	x.body.init(h.Stdin, h.SpoolMemory)
+	x.body.init(h.Stdin, spool.Config{Memory: h.SpoolMemory, TempDir: h.TempDir, Prefix: "cgiref-body-"})
 	defer x.body.Close()
 
 	req, err := environ.NewRequest(env, x.body.reader())
@@ -124,7 +124,7 @@ func (h *Handler) Run(app http.Handler) error {
 // exchange holds the state of one Run in a single allocation.
 type exchange struct {
 	out  output
-	body spool
+	body reqBody
 	info requestInfo
 	resp response
 }

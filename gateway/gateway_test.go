@@ -118,9 +118,13 @@ func TestCGIGolden(t *testing.T) {
 			w.WriteHeader(http.StatusEarlyHints)
 			w.WriteHeader(http.StatusAccepted)
 		}, "Status: 202 Accepted\r\nContent-Length: 0\r\n\r\n"},
-		{"101 is final", baseEnv(), func(w http.ResponseWriter, r *http.Request) {
+		{"101 cannot pass a gateway", baseEnv(), func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Upgrade", "websocket")
 			w.WriteHeader(http.StatusSwitchingProtocols)
-		}, "Status: 101 Switching Protocols\r\n\r\n"},
+			if _, err := w.Write([]byte("x")); err == nil {
+				t.Error("a write after 101 succeeded")
+			}
+		}, errorPage},
 		{"second WriteHeader ignored", baseEnv(), func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusCreated)
 			w.WriteHeader(http.StatusTeapot)
@@ -240,6 +244,25 @@ func TestRunResult(t *testing.T) {
 			[]string{"dropped hop-by-hop field Upgrade"}, false},
 		{"Status warning", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Status", "500") }, nil,
 			[]string{"dropped the Status field"}, false},
+		{"short body", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "10")
+			io.WriteString(w, "12345")
+		}, ErrShortBody, []string{"wrote 5 of the 10 bytes its Content-Length declared"}, false},
+		{"short body flushed", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "10")
+			io.WriteString(w, "12345")
+			w.(http.Flusher).Flush()
+		}, ErrShortBody, nil, false},
+		{"exact body", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "5")
+			io.WriteString(w, "12345")
+		}, nil, nil, true},
+		{"invalid Content-Length dropped", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "ten")
+			io.WriteString(w, "12345")
+		}, nil, []string{`dropped the invalid Content-Length "ten"`}, false},
+		{"101", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusSwitchingProtocols) }, nil,
+			[]string{"101 Switching Protocols, which cannot pass through a gateway"}, false},
 		{"superfluous WriteHeader warning", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(200)
 			w.WriteHeader(500)
@@ -557,3 +580,93 @@ func TestLargeFirstWriteIsSniffed(t *testing.T) {
 }
 
 var timeZero = time.Time{}
+
+// enderOut is a Stdout that ends the answer itself, as FastCGI's does.
+type enderOut struct {
+	bytes.Buffer
+	flushes, ends int
+}
+
+func (o *enderOut) Flush() error     { o.flushes++; return nil }
+func (o *enderOut) EndAnswer() error { o.ends++; return nil }
+
+func TestAnswerEnder(t *testing.T) {
+	for _, tt := range []struct {
+		name              string
+		app               http.HandlerFunc
+		wantErr           bool
+		flushes, wantEnds int
+	}{
+		{"whole", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }, false, 0, 1},
+		{"flushed then whole", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "hi")
+			w.(http.Flusher).Flush()
+		}, false, 1, 1},
+		{"error answer", func(w http.ResponseWriter, r *http.Request) { panic("x") }, false, 0, 1},
+		{"cut", func(w http.ResponseWriter, r *http.Request) {
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}, true, 2, 0},
+		{"short", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "3")
+		}, true, 1, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := &enderOut{}
+			h := NewBaseCGI(nil, out, io.Discard, baseEnv())
+			err := h.Run(tt.app)
+			if (err != nil) != tt.wantErr || out.flushes != tt.flushes || out.ends != tt.wantEnds {
+				t.Errorf("Run = %v, %d flushes, %d EndAnswer; want error %v, %d, %d",
+					err, out.flushes, out.ends, tt.wantErr, tt.flushes, tt.wantEnds)
+			}
+		})
+	}
+}
+
+// bufferedIn is a Stdin that never blocks the web server and can bound
+// its reads, as FastCGI's is.
+type bufferedIn struct {
+	io.Reader
+	deadline time.Time
+}
+
+func (*bufferedIn) InputBuffered() bool                 { return true }
+func (b *bufferedIn) SetReadDeadline(t time.Time) error { b.deadline = t; return nil }
+
+// TestBufferedInputNotSpooled: under a front end that spools itself, a
+// flush before the body is read does not read the body.
+func TestBufferedInputNotSpooled(t *testing.T) {
+	in := &bufferedIn{Reader: strings.NewReader("0123456789")}
+	var rest []byte
+	when := time.Unix(1e9, 0)
+	runApp(NewBaseCGI(in, nil, nil, postEnv(10)), func(w http.ResponseWriter, r *http.Request) {
+		w.(http.Flusher).Flush()
+		if got := in.Reader.(*strings.Reader).Len(); got != 10 {
+			t.Errorf("the flush read the body: %d bytes left in stdin", got)
+		}
+		rc := http.NewResponseController(w)
+		if err := rc.EnableFullDuplex(); err != nil {
+			t.Errorf("EnableFullDuplex = %v", err)
+		}
+		if err := rc.SetReadDeadline(when); err != nil {
+			t.Errorf("SetReadDeadline = %v", err)
+		}
+		rest, _ = io.ReadAll(r.Body)
+	})
+	if string(rest) != "0123456789" || !in.deadline.Equal(when) {
+		t.Errorf("body %q, deadline %v", rest, in.deadline)
+	}
+}
+
+func TestErrClientGone(t *testing.T) {
+	gone := fmt.Errorf("writing: %w", ErrClientGone)
+	got := runApp(NewBaseCGI(nil, failWriter{gone}, nil, baseEnv()), func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "x")
+	})
+	if !errors.Is(got.err, ErrClientGone) || got.stderr != "" {
+		t.Errorf("Run = %v, stderr %q", got.err, got.stderr)
+	}
+	if IsClientGone(errors.New("other")) {
+		t.Error("any error counts as a client gone")
+	}
+}

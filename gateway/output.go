@@ -3,8 +3,6 @@ package gateway
 import (
 	"errors"
 	"io"
-	"net"
-	"syscall"
 )
 
 // maxZeroWrites bounds how often a writer may accept nothing without an
@@ -44,29 +42,31 @@ func (o *output) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// flush flushes the front end's stdout when it buffers (a Flush() error
-// method).
+// flush flushes the front end's stdout when it is a Flusher.
 func (o *output) flush() error {
 	if o.err != nil {
 		return o.err
 	}
-	f, ok := o.w.(interface{ Flush() error })
-	if !ok {
-		return nil
-	}
-	if err := f.Flush(); err != nil {
-		o.err = err
+	if f, ok := o.w.(Flusher); ok {
+		if err := f.Flush(); err != nil {
+			o.err = err
+		}
 	}
 	return o.err
 }
 
-// IsClientGone reports whether err says the client (or the web server in
-// front of the app) went away: EPIPE, ECONNRESET, ECONNABORTED, a closed
-// network connection or a closed pipe. Such errors are not logged.
-func IsClientGone(err error) bool {
-	return errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.ECONNABORTED) ||
-		errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, io.ErrClosedPipe)
+// end ends a complete answer: EndAnswer when stdout is an AnswerEnder, else
+// the final flush.
+func (o *output) end() error {
+	if o.err != nil {
+		return o.err
+	}
+	e, ok := o.w.(AnswerEnder)
+	if !ok {
+		return o.flush()
+	}
+	if err := e.EndAnswer(); err != nil {
+		o.err = err
+	}
+	return o.err
 }

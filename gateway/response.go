@@ -7,11 +7,16 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // bufferSize is how much body the response holds before it commits its
 // header: an app that writes less and returns gets an exact Content-Length.
 const bufferSize = 4096
+
+// ErrShortBody is wrapped by Run's error when the handler wrote fewer body
+// bytes than the Content-Length it declared: the answer is cut short.
+var ErrShortBody = errors.New("gateway: body shorter than its Content-Length")
 
 var (
 	errAfterReturn = errors.New("gateway: Write after the handler returned")
@@ -25,7 +30,7 @@ type response struct {
 	h    *Handler
 	req  *http.Request
 	out  *output
-	body *spool
+	body *reqBody
 	errs io.Writer
 
 	header    http.Header
@@ -45,7 +50,7 @@ type response struct {
 }
 
 // init prepares w to answer req.
-func (w *response) init(h *Handler, req *http.Request, out *output, body *spool, errs io.Writer) {
+func (w *response) init(h *Handler, req *http.Request, out *output, body *reqBody, errs io.Writer) {
 	w.h, w.req, w.out, w.body, w.errs = h, req, out, body, errs
 	w.header = make(http.Header)
 	w.declared = -1
@@ -87,15 +92,32 @@ func (w *response) writeHeader(code int) {
 		w.logf("gateway: superfluous WriteHeader(%d) for %s %s", code, w.req.Method, w.req.URL.Path)
 		return
 	}
-	if code < 200 && code != http.StatusSwitchingProtocols {
+	if code == http.StatusSwitchingProtocols {
+		// Nothing can be hijacked through a gateway: a relayed 101 would
+		// leave the client waiting for a protocol that never starts.
+		w.fail(fmt.Errorf("gateway: %s %s: the handler answered 101 Switching Protocols, which cannot pass through a gateway", w.req.Method, w.req.URL.Path))
+		return
+	}
+	if code < 200 {
 		return
 	}
 	w.status = code
 	if cl := w.header.Get("Content-Length"); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
 			w.declared = n
+		} else {
+			w.logf("gateway: %s %s: dropped the invalid Content-Length %q", w.req.Method, w.req.URL.Path, cl)
+			w.header.Del("Content-Length")
 		}
 	}
+}
+
+// fail answers an app error with the error answer, which the app's later
+// calls cannot change; the answer must not have begun.
+func (w *response) fail(err error) {
+	w.logf("%v", err)
+	w.failed = err
+	w.writeErrorAnswer()
 }
 
 // Write writes body bytes: buffered until the header commits, then straight
@@ -225,17 +247,27 @@ func (w *response) finish() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.failed != nil {
-		return w.out.flush()
+		return w.out.end() // the error answer is whole
 	}
 	if w.status == 0 {
 		w.writeHeader(http.StatusOK)
 	}
 	if !w.committed {
 		if err := w.commit(true, nil); err != nil {
-			return w.out.flush()
+			if w.failed != nil {
+				return w.out.end() // the error answer is whole
+			}
+			return err
 		}
 	}
-	if err := w.out.flush(); err != nil {
+	if w.declared >= 0 && w.written < w.declared && !w.isHead {
+		err := fmt.Errorf("gateway: %s %s: the handler wrote %d of the %d bytes its Content-Length declared: %w",
+			w.req.Method, w.req.URL.Path, w.written, w.declared, ErrShortBody)
+		w.logf("%v", err)
+		_ = w.out.flush()
+		return err
+	}
+	if err := w.out.end(); err != nil {
 		return w.writeFailed(err)
 	}
 	return nil
@@ -257,4 +289,35 @@ func (w *response) logf(format string, args ...any) {
 // bodyAllowed reports whether a status may have a body (not 1xx, 204, 304).
 func bodyAllowed(status int) bool {
 	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// SetReadDeadline bounds the app's body reads when the front end's stdin
+// can (http.ResponseController).
+func (w *response) SetReadDeadline(t time.Time) error {
+	if d, ok := w.body.src.(ReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return http.ErrNotSupported
+}
+
+// SetWriteDeadline bounds the answer's writes when the front end's stdout
+// can (http.ResponseController).
+func (w *response) SetWriteDeadline(t time.Time) error {
+	if d, ok := w.out.w.(WriteDeadliner); ok {
+		return d.SetWriteDeadline(t)
+	}
+	return http.ErrNotSupported
+}
+
+// EnableFullDuplex reports whether the app may write its answer while it
+// still reads the body: yes when the front end says so, or when its stdin
+// never blocks the web server (http.ResponseController).
+func (w *response) EnableFullDuplex() error {
+	if d, ok := w.out.w.(FullDuplexer); ok {
+		return d.EnableFullDuplex()
+	}
+	if w.body.buffered {
+		return nil
+	}
+	return http.ErrNotSupported
 }

@@ -45,12 +45,12 @@ func (w *response) panicked(p any, stack []byte) error {
 	}
 	w.logPanic(p, stack)
 	if w.failed != nil {
-		return nil
+		return w.out.end() // the error answer went out before the panic
 	}
 	if !w.committed {
 		w.failed = fmt.Errorf("gateway: app panicked: %v", p)
 		w.writeErrorAnswer()
-		return w.out.err
+		return w.out.end()
 	}
 	_ = w.out.flush()
 	return fmt.Errorf("gateway: app panicked after its answer began: %v", p)
@@ -95,6 +95,9 @@ func (h *Handler) badRequest(out *output, errs io.Writer, env environ.Environ, r
 	hdrs := []headers.Field{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}}
 	head := env["REQUEST_METHOD"] == http.MethodHead
 	err := h.writeFixed(out, head, http.StatusBadRequest, hdrs, []byte("400 Bad Request\n"))
+	if err == nil {
+		err = out.end()
+	}
 	if err != nil && !IsClientGone(err) {
 		fmt.Fprintf(errs, "gateway: writing the 400 answer: %v\n", err)
 	}

@@ -1,140 +1,132 @@
 package gateway
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
 	"io"
-	"os"
 	"sync"
+
+	"github.com/cgiref/cgiref/internal/spool"
 )
 
-// spool is the request body as the app reads it. Until spoolRest is called
-// it reads straight from the front end's stdin; spoolRest reads whatever the
-// app has not read yet into memory (then a temporary file past a limit), so
-// that the web server can finish writing the body while the app is still
+// reqBody is the request body as the app reads it. Until spoolRest is called
+// it reads straight from the front end's stdin; spoolRest moves whatever the
+// app has not read yet into a spool.Buffer (memory, then a temporary file),
+// so that the web server can finish writing the body while the app is still
 // answering, and the app's later reads come from the spool.
 //
 // Web servers that write the whole body before reading any output (Apache
 // mod_cgid, Caddy's FastCGI transport) would otherwise deadlock an app that
-// answers as it reads.
-type spool struct {
+// answers as it reads. A front end whose stdin is a BufferedInput never
+// blocks the web server, and its body is never spooled here.
+type reqBody struct {
 	mu        sync.Mutex
 	src       io.Reader // nil: no body at all
 	remaining int64     // bytes src may still give; -1: until EOF
 	srcErr    error     // sticky error (or io.EOF) from src
+	buffered  bool      // src never blocks the web server
 
-	memLimit int64
-	spooled  bool
-	mem      bytes.Buffer
-	file     *os.File // spooled bytes past memLimit
-	fileRead int64    // offset of the next read in file
-	fileSize int64
+	cfg     spool.Config
+	spooled bool
+	spool   spool.Buffer
 }
 
-// init prepares s to read the body from src.
-func (s *spool) init(src io.Reader, memLimit int64) {
-	if memLimit <= 0 {
-		memLimit = defaultSpoolMemory
+// init prepares b to read the body from src.
+func (b *reqBody) init(src io.Reader, cfg spool.Config) {
+	b.src, b.remaining, b.cfg = src, -1, cfg
+	if bi, ok := src.(BufferedInput); ok && bi.InputBuffered() {
+		b.buffered = true
 	}
-	s.src, s.remaining, s.memLimit = src, -1, memLimit
 }
 
 // reader returns the body to build the request with: nil when there is no
 // stdin at all.
-func (s *spool) reader() io.Reader {
-	if s.src == nil {
+func (b *reqBody) reader() io.Reader {
+	if b.src == nil {
 		return nil
 	}
-	return s
+	return b
 }
 
 // limit records how many bytes the body has (from CONTENT_LENGTH); -1 means
 // until stdin's end.
-func (s *spool) limit(n int64) {
-	s.mu.Lock()
-	s.remaining = n
+func (b *reqBody) limit(n int64) {
+	b.mu.Lock()
+	b.remaining = n
 	if n == 0 {
-		s.srcErr = io.EOF
+		b.srcErr = io.EOF
 	}
-	s.mu.Unlock()
+	b.mu.Unlock()
 }
 
 // Read reads the body: from the spool once the rest was spooled, else from
 // the front end's stdin.
-func (s *spool) Read(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.spooled {
-		return s.readSpooled(p)
+func (b *reqBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.spooled && b.spool.Len() > 0 {
+		n, err := b.spool.Read(p)
+		if err != nil {
+			b.srcErr = err
+		}
+		return n, err
 	}
-	return s.readSource(p)
+	if b.spooled && b.srcErr == nil {
+		return 0, io.EOF
+	}
+	return b.readSource(p)
 }
 
-func (s *spool) readSource(p []byte) (int, error) {
-	if s.srcErr != nil {
-		return 0, s.srcErr
+func (b *reqBody) readSource(p []byte) (int, error) {
+	if b.srcErr != nil {
+		return 0, b.srcErr
 	}
-	if s.remaining >= 0 && int64(len(p)) > s.remaining {
-		p = p[:s.remaining]
+	if b.remaining >= 0 && int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
 	}
-	n, err := s.src.Read(p)
-	if s.remaining >= 0 {
-		s.remaining -= int64(n)
-		if s.remaining == 0 && err == nil {
+	n, err := b.src.Read(p)
+	if b.remaining >= 0 {
+		b.remaining -= int64(n)
+		if b.remaining == 0 && err == nil {
 			err = io.EOF
 		}
 	}
 	if err != nil {
-		s.srcErr = err
+		b.srcErr = err
 	}
 	return n, err
 }
 
-func (s *spool) readSpooled(p []byte) (int, error) {
-	if s.mem.Len() > 0 {
-		return s.mem.Read(p)
-	}
-	if s.file != nil && s.fileRead < s.fileSize {
-		n, err := s.file.ReadAt(p[:min(int64(len(p)), s.fileSize-s.fileRead)], s.fileRead)
-		s.fileRead += int64(n)
-		if err == io.EOF && n > 0 {
-			err = nil
-		}
-		return n, err
-	}
-	if s.srcErr == nil {
-		return 0, io.EOF
-	}
-	return 0, s.srcErr
-}
-
-// pending reports whether stdin still holds body bytes the app has not read.
-func (s *spool) pending() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.src != nil && !s.spooled && s.srcErr == nil
+// pending reports whether stdin may still hold body bytes that the web
+// server waits to hand over while the app has not read them.
+func (b *reqBody) pending() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.src != nil && !b.buffered && !b.spooled && b.srcErr == nil
 }
 
 // spoolRest reads the rest of the body from stdin into the spool. A read
 // or spooling error is kept and returned to the app when its reads reach it.
-func (s *spool) spoolRest() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.src == nil || s.spooled || s.srcErr != nil {
+func (b *reqBody) spoolRest() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.src == nil || b.spooled || b.srcErr != nil {
 		return
 	}
-	s.spooled = true
+	b.spooled = true
+	b.spool.Init(b.cfg)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := (*bp)[:cap(*bp)]
 	for {
-		n, err := s.readSource(buf)
+		n, err := b.readSource(buf)
 		if n > 0 {
-			if werr := s.store(buf[:n]); werr != nil {
-				s.srcErr = werr
+			if _, werr := b.spool.Write(buf[:n]); werr != nil {
+				b.srcErr = werr
 				return
 			}
+		}
+		if err == io.EOF {
+			b.srcErr = nil // the spool ends with io.EOF once read
+			return
 		}
 		if err != nil {
 			return
@@ -142,41 +134,12 @@ func (s *spool) spoolRest() {
 	}
 }
 
-// store appends spooled bytes to memory, or to the temporary file once
-// memory holds memLimit bytes.
-func (s *spool) store(b []byte) error {
-	if s.file == nil {
-		room := s.memLimit - int64(s.mem.Len())
-		if room >= int64(len(b)) {
-			s.mem.Write(b)
-			return nil
-		}
-		if room > 0 {
-			s.mem.Write(b[:room])
-			b = b[room:]
-		}
-		f, err := os.CreateTemp("", "cgiref-body-*")
-		if err != nil {
-			return fmt.Errorf("gateway: spooling the request body: %w", err)
-		}
-		s.file = f
-	}
-	if _, err := s.file.WriteAt(b, s.fileSize); err != nil {
-		return fmt.Errorf("gateway: spooling the request body: %w", err)
-	}
-	s.fileSize += int64(len(b))
-	return nil
-}
-
-// Close removes the temporary file, if any.
-func (s *spool) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.file == nil {
+// Close frees the spool's memory and removes its temporary file.
+func (b *reqBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.spooled {
 		return nil
 	}
-	name := s.file.Name()
-	err := errors.Join(s.file.Close(), os.Remove(name))
-	s.file = nil
-	return err
+	return b.spool.Close()
 }

@@ -16,6 +16,13 @@ import (
 	"time"
 
 	"github.com/cgiref/cgiref/gateway"
+	"github.com/cgiref/cgiref/internal/logline"
+)
+
+// Buffers reused from one connection to the next.
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
 )
 
 // conn is one SCGI connection: one header block, one body, one answer.
@@ -23,20 +30,27 @@ type conn struct {
 	srv *Server
 	rwc net.Conn
 	br  *bufio.Reader
+	ctx context.Context
 
-	// Guarded by srv.mu.
-	active bool // the header is in; Shutdown lets the request finish
-	closed bool // Shutdown closed the connection while it awaited its header
+	mu     sync.Mutex
+	active bool // the header is in: Shutdown lets the request finish
+	closed bool // Close was called
 
-	gone      atomic.Bool // the web server closed the connection mid-request
+	gone      atomic.Bool // the web server broke the connection mid-request
 	cancel    context.CancelCauseFunc
 	watchOnce sync.Once
 	watchDone chan struct{} // closed when the watcher has returned; nil: none
 }
 
-// serve reads the request, runs it and closes the connection.
-func (c *conn) serve() {
-	defer c.rwc.Close()
+func (s *Server) newConn(ctx context.Context, rwc net.Conn) *conn {
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(rwc)
+	return &conn{srv: s, rwc: rwc, br: br, ctx: ctx}
+}
+
+// Serve reads the request, runs it and closes the connection.
+func (c *conn) Serve() {
+	defer c.Close()
 	defer func() {
 		if v := recover(); v != nil {
 			buf := make([]byte, 64<<10)
@@ -44,8 +58,7 @@ func (c *conn) serve() {
 			c.srv.logger().Error("scgi: panic serving a connection", "remote", c.remote(), "panic", fmt.Sprint(v), "stack", string(buf))
 		}
 	}()
-
-	if d := c.srv.headerTimeout(); d > 0 {
+	if d := c.srv.readHeaderTimeout(); d > 0 {
 		c.rwc.SetReadDeadline(time.Now().Add(d))
 	}
 	req, err := readHeader(c.br, c.srv.maxHeaderBytes())
@@ -53,13 +66,46 @@ func (c *conn) serve() {
 		c.headerFailed(err)
 		return
 	}
-	if !c.srv.startRequest(c) {
+	if !c.start() {
 		return
 	}
 	c.rwc.SetReadDeadline(time.Time{})
 	c.run(req)
 	c.br.Reset(nil)
-	c.srv.readers.Put(c.br)
+	readerPool.Put(c.br)
+}
+
+// start marks the connection as running a request, so that Shutdown lets
+// it finish. It fails when the connection was closed while its header was
+// awaited.
+func (c *conn) start() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.active = !c.closed
+	return c.active
+}
+
+// Shutdown closes the connection at once while it awaits its header; a
+// request in flight finishes, and its connection closes after the answer.
+func (c *conn) Shutdown() {
+	c.mu.Lock()
+	active := c.active
+	c.mu.Unlock()
+	if !active {
+		c.Close()
+	}
+}
+
+// Close closes the connection.
+func (c *conn) Close() error {
+	c.mu.Lock()
+	already := c.closed
+	c.closed = true
+	c.mu.Unlock()
+	if already {
+		return nil
+	}
+	return c.rwc.Close()
 }
 
 // remote is the connection's peer address for the log.
@@ -70,54 +116,61 @@ func (c *conn) remote() string {
 	return "unix"
 }
 
-// run runs the request through the gateway and closes the connection
-// gracefully.
+// run runs the request through the gateway, then closes the connection:
+// gracefully after a whole answer, with a reset after a cut one.
 func (c *conn) run(req request) {
-	ctx, cancel := context.WithCancelCause(context.Background())
+	ctx, cancel := context.WithCancelCause(c.ctx)
 	defer cancel(nil)
 	c.cancel = cancel
 
-	bw, _ := c.srv.writers.Get().(*bufio.Writer)
-	if bw == nil {
-		bw = bufio.NewWriterSize(c.rwc, 4096)
-	} else {
-		bw.Reset(c.rwc)
-	}
+	bw := writerPool.Get().(*bufio.Writer)
+	out := &output{c: c, w: bw}
+	bw.Reset(deadlineWriter{out})
 	defer func() {
 		bw.Reset(nil)
-		c.srv.writers.Put(bw)
+		writerPool.Put(bw)
 	}()
-	out := &output{c: c, w: bw}
 	body := &body{c: c, n: req.contentLength}
-	errs := gateway.NewLogWriter(c.srv.logger(), "scgi: application error output",
+	errs := logline.New(c.srv.logger(), "scgi: application error output",
 		"remote", c.remote(), "method", req.env["REQUEST_METHOD"], "uri", req.env["REQUEST_URI"])
 	if body.n == 0 {
 		c.watch()
-	}
-	if d := c.srv.WriteTimeout; d > 0 {
-		c.rwc.SetWriteDeadline(time.Now().Add(d))
 	}
 
 	h := gateway.NewBaseCGI(body, out, errs, req.env)
 	h.Context = ctx
 	h.SpoolMemory = c.srv.SpoolMemory
+	h.TempDir = c.srv.TempDir
 	err := h.Run(c.srv.handler())
 	errs.Close()
-	if bw.Buffered() > 0 {
-		if ferr := out.Flush(); err == nil {
-			err = ferr
+	if err != nil {
+		if !gateway.IsClientGone(err) && !errors.Is(err, http.ErrAbortHandler) {
+			c.srv.logger().Warn("scgi: answer cut short: resetting the connection", "remote", c.remote(), "uri", req.env["REQUEST_URI"], "err", err)
 		}
-	}
-	if err != nil && !gateway.IsClientGone(err) && !errors.Is(err, http.ErrAbortHandler) {
-		c.srv.logger().Warn("scgi: answer cut short", "remote", c.remote(), "uri", req.env["REQUEST_URI"], "err", err)
+		c.reset()
+		return
 	}
 	c.finish(body)
 }
 
-// watch starts, once, the goroutine that waits for the web server to close
+// reset closes the connection so that the web server sees an error, not
+// the end of the answer: a TCP reset. A unix socket has no reset; the web
+// server sees the answer end, and only a declared Content-Length shows it
+// cut.
+func (c *conn) reset() {
+	if tc, ok := c.rwc.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
+}
+
+// watch starts, once, the goroutine that waits for the web server to break
 // the connection. It runs only when the body has been read to its end, so
-// every byte it reads is past the request; the read ending (EOF or error)
-// means the web server went away, and cancels the request's context.
+// every byte it reads is past the request. A read error (a reset) means
+// the web server went away and cancels the request's context; the end of
+// the stream does not: a web server or client library may half-close its
+// side after the request (flup does) and still read the answer. A web
+// server that closes both sides is noticed when a write fails.
 func (c *conn) watch() {
 	c.watchOnce.Do(func() {
 		c.rwc.SetReadDeadline(time.Time{})
@@ -125,14 +178,17 @@ func (c *conn) watch() {
 		go func() {
 			defer close(c.watchDone)
 			_, err := io.Copy(io.Discard, c.br)
-			c.gone.Store(true)
-			if err != nil {
+			if err != nil && !isTimeout(err) && !errors.Is(err, net.ErrClosed) {
+				c.gone.Store(true)
 				c.cancel(fmt.Errorf("%w: %w", ErrConnClosed, err))
-			} else {
-				c.cancel(ErrConnClosed)
 			}
 		}()
 	})
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // finish closes the connection without losing the answer: the rest of an
@@ -172,7 +228,7 @@ func (c *conn) headerFailed(err error) {
 	case err == io.ErrUnexpectedEOF:
 		reason = "header block cut short"
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		log.Error("scgi: header block not received in time", "remote", c.remote(), "timeout", c.srv.headerTimeout())
+		log.Error("scgi: header block not received in time", "remote", c.remote(), "timeout", c.srv.readHeaderTimeout())
 		return
 	case errors.Is(err, net.ErrClosed):
 		log.Debug("scgi: connection closed while awaiting its header (shutdown)", "remote", c.remote())
@@ -207,9 +263,10 @@ func badRequest(reason string) []byte {
 // connection, streamed. A connection that ends early gives
 // io.ErrUnexpectedEOF.
 type body struct {
-	c   *conn
-	n   int64 // bytes left
-	err error // sticky read error
+	c        *conn
+	n        int64 // bytes left
+	err      error // sticky read error
+	deadline time.Time
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -222,8 +279,8 @@ func (b *body) Read(p []byte) (int, error) {
 	if int64(len(p)) > b.n {
 		p = p[:b.n]
 	}
-	if d := b.c.srv.ReadTimeout; d > 0 && b.c.br.Buffered() == 0 {
-		b.c.rwc.SetReadDeadline(time.Now().Add(d))
+	if b.c.br.Buffered() == 0 {
+		b.c.rwc.SetReadDeadline(b.readDeadline())
 	}
 	n, err := b.c.br.Read(p)
 	b.n -= int64(n)
@@ -244,26 +301,43 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// readDeadline is the earlier of ReadTimeout from now and the request's
+// own deadline (SetReadDeadline); zero for none.
+func (b *body) readDeadline() time.Time {
+	t := b.deadline
+	if d := b.c.srv.ReadTimeout; d > 0 {
+		if r := time.Now().Add(d); t.IsZero() || r.Before(t) {
+			t = r
+		}
+	}
+	return t
+}
+
+// SetReadDeadline bounds the handler's body reads
+// (http.ResponseController).
+func (b *body) SetReadDeadline(t time.Time) error {
+	b.deadline = t
+	return nil
+}
+
 // output is the connection's write side as the gateway's Stdout: buffered,
 // flushed when the gateway asks.
 type output struct {
-	c *conn
-	w *bufio.Writer
+	c        *conn
+	w        *bufio.Writer
+	deadline time.Time // the request's own write deadline
+	armed    bool      // the connection has a write deadline set
 }
 
-// errGone is what writes return once the web server has closed the
+// errGone is what writes return once the web server has broken the
 // connection.
-var errGone = fmt.Errorf("scgi: writing the answer: %w (%w)", ErrConnClosed, net.ErrClosed)
+var errGone = fmt.Errorf("scgi: writing the answer: %w (%w)", ErrConnClosed, gateway.ErrClientGone)
 
 func (o *output) Write(p []byte) (int, error) {
 	if o.c.gone.Load() {
 		return 0, errGone
 	}
-	n, err := o.w.Write(p)
-	if err != nil {
-		err = fmt.Errorf("scgi: writing the answer: %w", err)
-	}
-	return n, err
+	return o.w.Write(p)
 }
 
 // Flush sends what is buffered to the web server.
@@ -271,21 +345,39 @@ func (o *output) Flush() error {
 	if o.c.gone.Load() {
 		return errGone
 	}
-	if err := o.w.Flush(); err != nil {
-		return fmt.Errorf("scgi: writing the answer: %w", err)
-	}
+	return o.w.Flush()
+}
+
+// SetWriteDeadline bounds the writes of the answer
+// (http.ResponseController).
+func (o *output) SetWriteDeadline(t time.Time) error {
+	o.deadline = t
 	return nil
 }
 
-// ReadFrom copies r to the connection, letting the network use sendfile or
-// splice when it can.
-func (o *output) ReadFrom(r io.Reader) (int64, error) {
-	if o.c.gone.Load() {
-		return 0, errGone
+// deadlineWriter writes to the connection, each write bounded by
+// WriteTimeout and the request's write deadline.
+type deadlineWriter struct{ o *output }
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	c := d.o.c
+	t := d.o.deadline
+	if wt := c.srv.WriteTimeout; wt > 0 {
+		if w := time.Now().Add(wt); t.IsZero() || w.Before(t) {
+			t = w
+		}
 	}
-	n, err := o.w.ReadFrom(r)
+	if !t.IsZero() || d.o.armed {
+		c.rwc.SetWriteDeadline(t)
+		d.o.armed = !t.IsZero()
+	}
+	n, err := c.rwc.Write(p)
 	if err != nil {
 		err = fmt.Errorf("scgi: writing the answer: %w", err)
+		if gateway.IsClientGone(err) {
+			c.gone.Store(true)
+			c.cancel(fmt.Errorf("%w: %w", ErrConnClosed, err))
+		}
 	}
 	return n, err
 }

@@ -1,7 +1,6 @@
 package scgi
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,13 +8,14 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/cgiref/cgiref/internal/server"
 )
 
-// DefaultHeaderTimeout is how long a Server waits for a header block when
-// its HeaderTimeout is zero.
-const DefaultHeaderTimeout = 30 * time.Second
+// DefaultReadHeaderTimeout is how long a Server waits for a header block
+// when its ReadHeaderTimeout is zero.
+const DefaultReadHeaderTimeout = 30 * time.Second
 
 // Limits of the lingering close: after an answer, the rest of an unread body
 // and whatever else the web server sends is read and thrown away for at most
@@ -30,8 +30,12 @@ const (
 // ErrConnClosed is the cause of a request's context (context.Cause) when the
 // web server closed or broke the connection before the answer was complete.
 // Writes after that fail with an error matching both ErrConnClosed and
-// net.ErrClosed.
+// gateway.ErrClientGone.
 var ErrConnClosed = errors.New("scgi: connection closed by the web server")
+
+// ErrServerClosed is returned by Server.Serve after Shutdown or Close. It
+// is http.ErrServerClosed, for both cgiref servers.
+var ErrServerClosed = http.ErrServerClosed
 
 // Serve accepts SCGI connections on l and runs handler for each request,
 // with a Server's defaults. A nil handler means http.DefaultServeMux. Serve
@@ -50,8 +54,9 @@ type Server struct {
 	// Handler answers the requests; nil means http.DefaultServeMux.
 	Handler http.Handler
 
-	// MaxConns is how many connections are served at once; further ones
-	// wait in the listener's backlog. Zero means no limit.
+	// MaxConns is how many connections are served at once over every
+	// listener; further ones wait in the listeners' backlogs. Zero means no
+	// limit.
 	MaxConns int
 
 	// MaxHeaderBytes is the largest header block accepted; a netstring
@@ -59,18 +64,18 @@ type Server struct {
 	// means DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
 
-	// HeaderTimeout is how long a new connection may take to send its whole
-	// header block. Zero means DefaultHeaderTimeout; a negative value, no
-	// limit.
-	HeaderTimeout time.Duration
+	// ReadHeaderTimeout is how long a new connection may take to send its
+	// whole header block. Zero means DefaultReadHeaderTimeout; a negative
+	// value, no limit.
+	ReadHeaderTimeout time.Duration
 
 	// ReadTimeout is how long each read of the request body may wait for
 	// bytes from the web server; a read that times out fails and cancels the
 	// request's context. Zero means no limit.
 	ReadTimeout time.Duration
 
-	// WriteTimeout is how long the handler has to write its whole answer,
-	// from the end of the header block. Zero means no limit.
+	// WriteTimeout is the longest each write of the answer to the web
+	// server may take. Zero means no limit.
 	WriteTimeout time.Duration
 
 	// AllowedAddrs lists the network prefixes TCP connections may come from;
@@ -82,22 +87,40 @@ type Server struct {
 	// address here when it is elsewhere.
 	AllowedAddrs []netip.Prefix
 
-	// SpoolMemory is passed to gateway.Handler.SpoolMemory: how much of an
-	// unread request body is held in memory before spooling to a file.
+	// SpoolMemory is how much of an unread request body is held in memory
+	// when the answer goes out before the body was read; the rest waits in
+	// a temporary file in TempDir ("": os.TempDir()). 0 means 1 MiB.
 	SpoolMemory int64
+	TempDir     string
 
 	// Logger receives connection errors and the applications' error output
 	// (gateway.Errors); nil means slog.Default().
 	Logger *slog.Logger
 
-	mu         sync.Mutex
-	listeners  map[*net.Listener]struct{}
-	conns      map[*conn]struct{}
-	inShutdown atomic.Bool
-	closing    chan struct{} // closed by Shutdown; created lazily under mu
-	sem        chan struct{} // a slot per connection served, when MaxConns > 0
-	readers    sync.Pool     // *bufio.Reader
-	writers    sync.Pool     // *bufio.Writer
+	// BaseContext returns the parent context of the requests served from a
+	// listener, and ConnContext that of a connection's request, as
+	// net/http.Server's do; nil means context.Background() and no change.
+	BaseContext func(net.Listener) context.Context
+	ConnContext func(ctx context.Context, c net.Conn) context.Context
+
+	initOnce sync.Once
+	srv      server.Server
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.srv = server.Server{
+			Protocol:     "scgi",
+			MaxConns:     s.MaxConns,
+			AllowedAddrs: s.AllowedAddrs,
+			Logger:       s.logger(),
+			BaseContext:  s.BaseContext,
+			ConnContext:  s.ConnContext,
+			NewConn: func(ctx context.Context, rwc net.Conn) server.Conn {
+				return s.newConn(ctx, rwc)
+			},
+		}
+	})
 }
 
 func (s *Server) handler() http.Handler {
@@ -121,160 +144,20 @@ func (s *Server) maxHeaderBytes() int {
 	return s.MaxHeaderBytes
 }
 
-func (s *Server) headerTimeout() time.Duration {
-	if s.HeaderTimeout == 0 {
-		return DefaultHeaderTimeout
+func (s *Server) readHeaderTimeout() time.Duration {
+	if s.ReadHeaderTimeout == 0 {
+		return DefaultReadHeaderTimeout
 	}
-	return s.HeaderTimeout
-}
-
-// closingChan returns the channel Shutdown closes. s.mu must be held.
-func (s *Server) closingChan() chan struct{} {
-	if s.closing == nil {
-		s.closing = make(chan struct{})
-	}
-	return s.closing
-}
-
-// allowed reports whether a connection from addr may be served.
-func (s *Server) allowed(addr net.Addr) bool {
-	if s.AllowedAddrs == nil {
-		return true
-	}
-	tcp, ok := addr.(*net.TCPAddr)
-	if !ok {
-		return true // a unix socket: guarded by its file's permissions
-	}
-	ip := tcp.AddrPort().Addr()
-	for _, p := range s.AllowedAddrs {
-		if p.Contains(ip) || p.Contains(ip.Unmap()) {
-			return true
-		}
-	}
-	return false
+	return s.ReadHeaderTimeout
 }
 
 // Serve accepts connections on l and serves each in its own goroutine. It
-// returns http.ErrServerClosed after Shutdown, or the error that made Accept
-// fail for good. Serve may be called on several listeners at once.
+// returns ErrServerClosed after Shutdown or Close, or the error that made
+// Accept fail for good. Serve closes l, and may run on several listeners at
+// once.
 func (s *Server) Serve(l net.Listener) error {
-	if !s.trackListener(&l, true) {
-		return http.ErrServerClosed
-	}
-	defer s.trackListener(&l, false)
-
-	s.mu.Lock()
-	closing := s.closingChan()
-	if s.MaxConns > 0 && s.sem == nil {
-		s.sem = make(chan struct{}, s.MaxConns)
-	}
-	sem := s.sem
-	s.mu.Unlock()
-
-	var delay time.Duration
-	for {
-		if sem != nil {
-			select {
-			case sem <- struct{}{}:
-			case <-closing:
-				return http.ErrServerClosed
-			}
-		}
-		rw, err := l.Accept()
-		if err != nil {
-			if sem != nil {
-				<-sem
-			}
-			if s.inShutdown.Load() {
-				return http.ErrServerClosed
-			}
-			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.logger().Error("scgi: accept failed; retrying", "err", err, "delay", delay)
-				select {
-				case <-time.After(delay):
-				case <-closing:
-					return http.ErrServerClosed
-				}
-				continue
-			}
-			return err
-		}
-		delay = 0
-		if !s.allowed(rw.RemoteAddr()) {
-			s.logger().Warn("scgi: connection refused: address not allowed", "remote", rw.RemoteAddr().String())
-			rw.Close()
-			if sem != nil {
-				<-sem
-			}
-			continue
-		}
-		c := s.newConn(rw)
-		if !s.trackConn(c, true) {
-			rw.Close()
-			if sem != nil {
-				<-sem
-			}
-			return http.ErrServerClosed
-		}
-		go func() {
-			defer func() {
-				if sem != nil {
-					<-sem
-				}
-			}()
-			defer s.trackConn(c, false)
-			c.serve()
-		}()
-	}
-}
-
-// trackListener adds or removes l; adding fails once Shutdown has begun.
-func (s *Server) trackListener(l *net.Listener, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !add {
-		delete(s.listeners, l)
-		return true
-	}
-	if s.inShutdown.Load() {
-		return false
-	}
-	if s.listeners == nil {
-		s.listeners = make(map[*net.Listener]struct{})
-	}
-	s.listeners[l] = struct{}{}
-	return true
-}
-
-// trackConn adds or removes c; adding fails once Shutdown has begun.
-func (s *Server) trackConn(c *conn, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !add {
-		delete(s.conns, c)
-		return true
-	}
-	if s.inShutdown.Load() {
-		return false
-	}
-	if s.conns == nil {
-		s.conns = make(map[*conn]struct{})
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
-// startRequest marks c as running a request, so that Shutdown lets it
-// finish. It fails when Shutdown closed c while its header was awaited.
-func (s *Server) startRequest(c *conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if c.closed {
-		return false
-	}
-	c.active = true
-	return true
+	s.init()
+	return s.srv.Serve(l)
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, closes the
@@ -282,51 +165,19 @@ func (s *Server) startRequest(c *conn) bool {
 // requests in flight have finished and their connections are closed. When
 // ctx ends first it returns ctx.Err(), leaving those requests running.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	if !s.inShutdown.Swap(true) {
-		close(s.closingChan())
-	}
-	var err error
-	for l := range s.listeners {
-		if cerr := (*l).Close(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) {
-			err = cerr
-		}
-	}
-	for c := range s.conns {
-		if !c.active && !c.closed {
-			c.closed = true
-			c.rwc.Close()
-		}
-	}
-	s.mu.Unlock()
-
-	poll := time.Millisecond
-	timer := time.NewTimer(poll)
-	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		n := len(s.conns)
-		s.mu.Unlock()
-		if n == 0 {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-			poll = min(2*poll, 100*time.Millisecond)
-			timer.Reset(poll)
-		}
-	}
+	s.init()
+	return s.srv.Shutdown(ctx)
 }
 
-// newConn wraps an accepted connection.
-func (s *Server) newConn(rwc net.Conn) *conn {
-	br, _ := s.readers.Get().(*bufio.Reader)
-	if br == nil {
-		br = bufio.NewReaderSize(rwc, 4096)
-	} else {
-		br.Reset(rwc)
-	}
-	return &conn{srv: s, rwc: rwc, br: br}
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	s.init()
+	return s.srv.Close()
+}
+
+// RegisterOnShutdown registers a function to call when Shutdown or Close
+// begins, as net/http.Server's does.
+func (s *Server) RegisterOnShutdown(f func()) {
+	s.init()
+	s.srv.RegisterOnShutdown(f)
 }

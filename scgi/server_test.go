@@ -355,38 +355,83 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
+// TestContextCancelledOnClose: a web server that resets the connection
+// cancels the request at once; one that closes it (which looks like a
+// half-close from here) cancels it with the first write that fails.
 func TestContextCancelledOnClose(t *testing.T) {
 	type result struct {
 		cause    error
 		writeErr error
 	}
-	results := make(chan result, 1)
+	for _, tt := range []struct {
+		name  string
+		reset bool
+	}{{"reset", true}, {"close", false}} {
+		results := make(chan result, 1)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.ReadAll(r.Body)
+			var err error
+			deadline := time.Now().Add(testTimeout)
+			for err == nil && r.Context().Err() == nil && time.Now().Before(deadline) {
+				if !tt.reset {
+					_, err = w.Write(bytes.Repeat([]byte("x"), 64<<10))
+					if err == nil {
+						err = http.NewResponseController(w).Flush()
+					}
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if err == nil {
+				_, err = w.Write(bytes.Repeat([]byte("x"), 64<<10))
+				if err == nil {
+					err = http.NewResponseController(w).Flush()
+				}
+			}
+			results <- result{context.Cause(r.Context()), err}
+		})
+		_, addr := startServer(t, h, func(s *Server) { s.Logger = slog.New(slog.DiscardHandler) })
+		for _, body := range []string{"", "some body"} {
+			c := dial(t, "tcp", addr)
+			c.Write(scgiRequest("POST", "/", []byte(body)))
+			time.Sleep(20 * time.Millisecond)
+			if tt.reset {
+				c.(*net.TCPConn).SetLinger(0)
+			}
+			c.Close()
+			res := <-results
+			if !errors.Is(res.cause, ErrConnClosed) {
+				t.Errorf("%s, body %q: context cause %v, want ErrConnClosed", tt.name, body, res.cause)
+			}
+			if res.writeErr == nil || !gateway.IsClientGone(res.writeErr) {
+				t.Errorf("%s, body %q: write after close = %v, want an error IsClientGone accepts", tt.name, body, res.writeErr)
+			}
+		}
+	}
+}
+
+// TestHalfCloseIsNotGone: a web server that half-closes its side after the
+// request (flup does) gets the whole streamed answer, every time.
+func TestHalfCloseIsNotGone(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.ReadAll(r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-time.After(testTimeout):
-			results <- result{}
-			return
+		for i := range 5 {
+			fmt.Fprintf(w, "chunk %d\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(5 * time.Millisecond)
 		}
-		_, err := w.Write(bytes.Repeat([]byte("x"), 64<<10))
-		if err == nil {
-			err = http.NewResponseController(w).Flush()
+		if err := context.Cause(r.Context()); err != nil {
+			fmt.Fprintf(w, "cancelled: %v\n", err)
 		}
-		results <- result{context.Cause(r.Context()), err}
 	})
-	_, addr := startServer(t, h, func(s *Server) { s.Logger = slog.New(slog.DiscardHandler) })
-	for _, body := range []string{"", "some body"} {
+	_, addr := startServer(t, h, nil)
+	for i := range 20 {
 		c := dial(t, "tcp", addr)
-		c.Write(scgiRequest("POST", "/", []byte(body)))
-		time.Sleep(20 * time.Millisecond)
-		c.Close()
-		res := <-results
-		if !errors.Is(res.cause, ErrConnClosed) {
-			t.Errorf("body %q: context cause %v, want ErrConnClosed", body, res.cause)
-		}
-		if res.writeErr == nil || !gateway.IsClientGone(res.writeErr) {
-			t.Errorf("body %q: write after close = %v, want an error IsClientGone accepts", body, res.writeErr)
+		c.Write(scgiRequest("GET", "/", nil))
+		c.(*net.TCPConn).CloseWrite()
+		c.SetReadDeadline(time.Now().Add(testTimeout))
+		got, err := io.ReadAll(c)
+		_, body := splitAnswer(t, got)
+		if err != nil || string(body) != "chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n" {
+			t.Fatalf("round %d: %v, body %q", i, err, body)
 		}
 	}
 }
@@ -439,7 +484,7 @@ func TestAllowedAddrs(t *testing.T) {
 }
 
 func TestHeaderTimeout(t *testing.T) {
-	_, addr := startServer(t, echo, func(s *Server) { s.HeaderTimeout = 100 * time.Millisecond })
+	_, addr := startServer(t, echo, func(s *Server) { s.ReadHeaderTimeout = 100 * time.Millisecond })
 	c := dial(t, "tcp", addr)
 	c.Write([]byte("24:CONTENT"))
 	start := time.Now()

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cgiref/cgiref/fcgi"
+	substrate "github.com/cgiref/cgiref/internal/server"
 )
 
 // runFCGI serves FastCGI on -listen, or on the listening socket a web server
@@ -30,7 +31,10 @@ func runFCGI(args []string, stderr io.Writer) int {
 	}
 	s := &fcgi.Server{Handler: h, Logger: log, FixIISPathInfo: *iisFix, StderrToLog: *toLog}
 	if v := os.Getenv("FCGI_WEB_SERVER_ADDRS"); v != "" {
-		s.WebServerAddrs = strings.Split(v, ",")
+		if s.AllowedAddrs, err = substrate.ParseAddrs(strings.Split(v, ",")); err != nil {
+			log.Error("fcgi: FCGI_WEB_SERVER_ADDRS", "err", err)
+			return 2
+		}
 	}
 	return runUntilSignal(log, server{name: "fcgi", serve: func() error { return s.Serve(l) }, shutdown: s.Shutdown, closed: fcgi.ErrServerClosed})
 }

@@ -42,7 +42,8 @@ type Server struct {
 	// context (BaseContext, then ConnContext).
 	NewConn func(ctx context.Context, rwc net.Conn) Conn
 	// MaxConns limits the connections served at once over all listeners;
-	// further ones wait in the listeners' backlogs. 0 means no limit.
+	// further ones wait in the listeners' backlogs (each listener holds at
+	// most one accepted connection waiting). 0 means no limit.
 	MaxConns int
 	// AllowedAddrs, when not nil, lists the networks TCP connections may
 	// come from; others are closed unanswered. Unix sockets are always
@@ -141,17 +142,13 @@ func (s *Server) Serve(l net.Listener) error {
 	ctx := context.Background()
 	if s.BaseContext != nil {
 		if ctx = s.BaseContext(l); ctx == nil {
-			panic("BaseContext returned a nil context")
+			return fmt.Errorf("%s: BaseContext returned a nil context", s.Protocol)
 		}
 	}
 	var delay time.Duration
 	for {
-		if !s.acquireSlot() {
-			return http.ErrServerClosed
-		}
 		rwc, err := l.Accept()
 		if err != nil {
-			s.releaseSlot()
 			if s.closed() {
 				return http.ErrServerClosed
 			}
@@ -166,6 +163,13 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		delay = 0
+		// The slot is taken after Accept, so that a listener waiting for
+		// a connection holds none: each listener keeps at most the one
+		// connection it accepted waiting for a slot.
+		if !s.acquireSlot() {
+			rwc.Close()
+			return http.ErrServerClosed
+		}
 		s.serveConn(ctx, rwc)
 	}
 }

@@ -101,6 +101,9 @@ func TestMaxConnsAcrossListeners(t *testing.T) {
 	close(first.release)
 	waitConn(t, started, true) // one waiting connection gets the freed slot
 	waitConn(t, started, false)
+	if n := s.Conns(); n != 2 {
+		t.Errorf("%d connections served, want 2", n)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,9 @@ package spool
 
 import (
 	"io"
+	"os"
 	"sync"
+	"time"
 )
 
 // A Pipe is a Buffer between two goroutines: the writer never waits for
@@ -16,6 +18,9 @@ type Pipe struct {
 	buf  Buffer
 	eof  bool  // the writer closed the stream
 	err  error // sticky: fails every later read (an abort, a spool failure)
+
+	deadline time.Time   // reads waiting past it fail; zero: none
+	timer    *time.Timer // wakes the readers at the deadline
 }
 
 // NewPipe returns an empty Pipe.
@@ -29,7 +34,7 @@ func NewPipe(cfg Config) *Pipe {
 func (p *Pipe) Init(cfg Config) {
 	p.buf.Init(cfg)
 	p.cond.L = &p.mu
-	p.eof, p.err = false, nil
+	p.eof, p.err, p.deadline, p.timer = false, nil, time.Time{}, nil
 }
 
 // Write appends b without waiting for the reader. Bytes written after the
@@ -85,8 +90,35 @@ func (p *Pipe) Read(b []byte) (int, error) {
 		if p.eof {
 			return 0, io.EOF
 		}
+		if !p.deadline.IsZero() && !time.Now().Before(p.deadline) {
+			return 0, os.ErrDeadlineExceeded
+		}
 		p.cond.Wait()
 	}
+}
+
+// SetReadDeadline makes reads that wait for bytes past t fail with
+// os.ErrDeadlineExceeded, as net.Conn's does; a zero t means no deadline.
+func (p *Pipe) SetReadDeadline(t time.Time) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.deadline = t
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	if !t.IsZero() {
+		p.timer = time.AfterFunc(time.Until(t), p.wake)
+	}
+	p.cond.Broadcast()
+	return nil
+}
+
+// wake lets waiting readers look at the deadline.
+func (p *Pipe) wake() {
+	p.mu.Lock()
+	p.cond.Broadcast()
+	p.mu.Unlock()
 }
 
 // Buffered returns how many bytes wait for the reader, and how many of
@@ -104,6 +136,10 @@ func (p *Pipe) Release() error {
 	defer p.mu.Unlock()
 	if p.err == nil {
 		p.err = io.ErrClosedPipe
+	}
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
 	}
 	p.cond.Broadcast()
 	return p.buf.Close()

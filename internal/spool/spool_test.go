@@ -150,3 +150,25 @@ func TestBufferAllocs(t *testing.T) {
 		t.Errorf("%v allocations per write and read", n)
 	}
 }
+
+func TestPipeReadDeadline(t *testing.T) {
+	p := NewPipe(Config{})
+	defer p.Release()
+	p.Write([]byte("a"))
+	p.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	buf := make([]byte, 4)
+	if n, err := p.Read(buf); n != 1 || err != nil {
+		t.Fatalf("buffered read before the deadline: %d, %v", n, err)
+	}
+	if _, err := p.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("waiting read past the deadline: %v", err)
+	}
+	p.SetReadDeadline(time.Time{})
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		p.Write([]byte("b"))
+	}()
+	if n, err := p.Read(buf); n != 1 || err != nil || buf[0] != 'b' {
+		t.Fatalf("read after clearing the deadline: %d, %v", n, err)
+	}
+}

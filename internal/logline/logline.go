@@ -1,4 +1,6 @@
-package gateway
+// Package logline turns an error stream into log records: each line
+// written becomes one slog record.
+package logline
 
 import (
 	"bytes"
@@ -6,12 +8,12 @@ import (
 	"sync"
 )
 
-// LogWriter is an error stream that sends each line written to it to a
+// Writer is an error stream that sends each line written to it to a
 // slog.Logger, as one record at warning level with the line under "line".
 // Front ends use it when the app's error output must not go to the web
 // server (IIS turns any FastCGI stderr output into a 500 answer) or when
 // the protocol has no error stream (SCGI). It is safe for concurrent use.
-type LogWriter struct {
+type Writer struct {
 	mu    sync.Mutex
 	log   *slog.Logger
 	msg   string
@@ -19,14 +21,14 @@ type LogWriter struct {
 	line  []byte
 }
 
-// NewLogWriter returns a LogWriter logging each line to log with message
+// New returns a Writer logging each line to log with message
 // msg and the given attributes (slog key-value pairs) first.
-func NewLogWriter(log *slog.Logger, msg string, attrs ...any) *LogWriter {
-	return &LogWriter{log: log, msg: msg, attrs: attrs}
+func New(log *slog.Logger, msg string, attrs ...any) *Writer {
+	return &Writer{log: log, msg: msg, attrs: attrs}
 }
 
 // Write logs every complete line of p and keeps the rest for later.
-func (w *LogWriter) Write(p []byte) (int, error) {
+func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := len(p)
@@ -44,14 +46,14 @@ func (w *LogWriter) Write(p []byte) (int, error) {
 }
 
 // Close logs the last, unterminated line, if any.
-func (w *LogWriter) Close() error {
+func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.logLine()
 	return nil
 }
 
-func (w *LogWriter) logLine() {
+func (w *Writer) logLine() {
 	if len(w.line) > 0 {
 		args := append(w.attrs[:len(w.attrs):len(w.attrs)], "line", string(bytes.TrimSuffix(w.line, []byte("\r"))))
 		w.log.Warn(w.msg, args...)

@@ -1,4 +1,4 @@
-package gateway
+package logline
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestLogWriter(t *testing.T) {
+func TestWriter(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 		if a.Key == slog.TimeKey {
@@ -15,7 +15,7 @@ func TestLogWriter(t *testing.T) {
 		}
 		return a
 	}}))
-	w := NewLogWriter(log, "app output", "request", 7)
+	w := New(log, "app output", "request", 7)
 	for _, s := range []string{"first li", "ne\r\nsecond\n", "", "\nthird"} {
 		if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
 			t.Fatalf("Write(%q) = %d, %v", s, n, err)

@@ -1,0 +1,484 @@
+package fcgi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cgiref/cgiref/environ"
+	"github.com/cgiref/cgiref/gateway"
+	"github.com/cgiref/cgiref/internal/logline"
+	"github.com/cgiref/cgiref/internal/spool"
+)
+
+// The lifecycle of a request on its connection. The read loop moves a
+// request forward as records arrive; the handler's goroutine ends it. Every
+// end goes through closeRequest, the one place that writes END_REQUEST.
+//
+//	BEGIN_REQUEST
+//	     |
+//	stateParams ---- PARAMS end, AUTHORIZER ------------------------+
+//	     |                                                          |
+//	PARAMS end                                                      |
+//	     v                                                          |
+//	stateAwaitInput -- first STDIN record, empty (no body) -----+   |
+//	     |                                                      |   |
+//	first STDIN record with bytes: the handler starts           |   |
+//	     v                                                      v   v
+//	stateRunning ---- end of the last input stream -------> stateInputDone
+//	     |                   (or ABORT_REQUEST)                  |
+//	     +------------------ handler returns -------------------+
+//	                               |
+//	                               v
+//	                         closeRequest --> stateClosed
+//
+// ABORT_REQUEST or a lost connection before the handler starts (in
+// stateParams or stateAwaitInput) closes the request at once. After it
+// starts, they cancel its context and fail its body reads and writes; the
+// request closes when the handler returns. A PARAMS stream past
+// MaxHeaderBytes, or one that does not decode, is answered with an error
+// status and closed without running the handler.
+type reqState uint8
+
+const (
+	stateParams     reqState = iota // PARAMS arriving
+	stateAwaitInput                 // PARAMS complete; the first STDIN record tells whether a body follows
+	stateRunning                    // the handler runs; input still arrives
+	stateInputDone                  // the handler runs; all input is in (or cancelled)
+	stateClosed                     // END_REQUEST is out (or the connection is gone); the id is free
+)
+
+// ending is how closeRequest ends a request.
+type ending uint8
+
+const (
+	endComplete ending = iota // the whole answer: its tail, the end of the streams, END_REQUEST
+	endAborted                // the web server aborted it, or the connection is gone: END_REQUEST only
+	endCut                    // the answer was cut short: the connection is closed without END_REQUEST
+)
+
+// refused marks the id of a request refused at BEGIN_REQUEST in conn.reqs:
+// its later records are ignored until the id is begun again.
+var refused = &request{state: stateClosed}
+
+// paramsPool holds PARAMS buffers. Only buffers of up to maxPooledParams
+// go back, so that one large request does not pin its buffer for good.
+var paramsPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+const maxPooledParams = 64 << 10
+
+// request is one FastCGI request on a connection.
+type request struct {
+	c        *conn
+	id       uint16
+	role     uint16
+	keepConn bool
+
+	state reqState // guarded by c.mu
+	cause error    // why the request was cancelled; guarded by c.mu
+
+	paramsp *[]byte         // PARAMS collected so far; nil once decoded
+	env     environ.Environ // from PARAMS, until the handler starts
+	stdin   *input          // nil: no body (or an authorizer)
+	data    *input          // nil but for a filter
+
+	ctx    context.Context
+	stop   context.CancelCauseFunc
+	out    stdout
+	errOut stderr
+}
+
+// input is a request's STDIN or DATA stream: filled by the read loop, which
+// never waits for the handler, and read by the handler.
+type input struct{ spool.Pipe }
+
+// InputBuffered tells the gateway that the web server never waits for the
+// handler to read: the gateway need not spool the body itself.
+func (*input) InputBuffered() bool { return true }
+
+func newInput(s *Server) *input {
+	in := new(input)
+	in.Init(s.spoolConfig())
+	return in
+}
+
+// begin acts on BEGIN_REQUEST.
+func (c *conn) begin(rec record) error {
+	br, err := parseBeginRequest(rec.content)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	old := c.reqs[rec.id]
+	live, shutdown := c.live, c.shutdown
+	c.mu.Unlock()
+	if old != nil && old != refused {
+		return fmt.Errorf("%w: BEGIN_REQUEST for request %d, which is in flight", errMalformed, rec.id)
+	}
+	switch {
+	case br.role != roleResponder && br.role != roleAuthorizer && br.role != roleFilter:
+		c.log.Warn("fcgi: unknown role", "role", br.role, "request", rec.id)
+		return c.refuse(rec.id, statusUnknownRole)
+	case c.srv.DisableMultiplexing && live > 0:
+		return c.refuse(rec.id, statusCantMultiplex)
+	case shutdown || !c.srv.acquire():
+		return c.refuse(rec.id, statusOverloaded)
+	}
+	req := &request{c: c, id: rec.id, role: br.role, keepConn: br.flags&flagKeepConn != 0}
+	req.paramsp = paramsPool.Get().(*[]byte)
+	c.mu.Lock()
+	c.reqs[rec.id] = req
+	c.live++
+	c.waiting++
+	c.mu.Unlock()
+	return nil
+}
+
+// refuse answers a BEGIN_REQUEST with END_REQUEST and a protocol status;
+// the request's later records are ignored.
+func (c *conn) refuse(id uint16, status uint8) error {
+	c.mu.Lock()
+	c.reqs[id] = refused
+	c.mu.Unlock()
+	return c.writeEnd(nil, id, 0, status)
+}
+
+// stateOf returns req's state. Only the read loop moves a request short of
+// stateClosed, so the read loop may act on what it returns; the handler's
+// goroutine may close the request meanwhile, which makes its input drop
+// what is written to it.
+func (c *conn) stateOf(req *request) reqState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return req.state
+}
+
+// params collects PARAMS; their empty record ends them.
+func (c *conn) params(req *request, content []byte) error {
+	if c.stateOf(req) != stateParams {
+		c.log.Debug("fcgi: PARAMS after the end of the stream", "request", req.id)
+		return nil
+	}
+	if len(content) > 0 {
+		if len(*req.paramsp)+len(content) > c.srv.maxHeaderBytes() {
+			c.log.Warn("fcgi: request refused: PARAMS over the limit", "request", req.id, "limit", c.srv.maxHeaderBytes())
+			return c.refuseRequest(req, http.StatusRequestHeaderFieldsTooLarge)
+		}
+		*req.paramsp = append(*req.paramsp, content...)
+		return nil
+	}
+	env, err := decodeParams(*req.paramsp)
+	req.releaseParams()
+	if err != nil {
+		c.log.Warn("fcgi: request refused: bad PARAMS", "request", req.id, "err", err)
+		return c.refuseRequest(req, http.StatusBadRequest)
+	}
+	if env["CONTENT_LENGTH"] == "-1" {
+		delete(env, "CONTENT_LENGTH") // Caddy, for a chunked request: read STDIN to its end
+	}
+	if c.srv.FixIISPathInfo {
+		environ.StripScriptPrefix(env)
+	}
+	req.env = env
+	if req.role == roleAuthorizer {
+		c.setState(req, stateInputDone) // an authorizer gets no body: never wait for STDIN
+		req.start()
+		return nil
+	}
+	c.setState(req, stateAwaitInput)
+	return nil
+}
+
+// stdin acts on a STDIN record.
+func (c *conn) stdin(req *request, content []byte) {
+	switch c.stateOf(req) {
+	case stateAwaitInput:
+		if len(content) > 0 {
+			req.stdin = newInput(c.srv)
+			req.stdin.Write(content)
+		} else if cl := req.env["CONTENT_LENGTH"]; cl != "" && cl != "0" {
+			// A body was announced and none came: let the app's reads
+			// fail as a short body does.
+			req.stdin = newInput(c.srv)
+			req.stdin.CloseWithError(nil)
+		}
+		if req.role == roleFilter {
+			req.data = newInput(c.srv)
+		}
+		next := stateRunning
+		if len(content) == 0 && req.role == roleResponder {
+			next = stateInputDone
+		}
+		c.setState(req, next)
+		req.start()
+	case stateRunning:
+		if req.stdin == nil {
+			return // the filter's empty STDIN came first
+		}
+		if len(content) > 0 {
+			if _, err := req.stdin.Write(content); err != nil {
+				c.log.Error("fcgi: spooling the request body", "request", req.id, "err", err)
+			}
+			return
+		}
+		req.stdin.CloseWithError(nil)
+		if req.role == roleResponder {
+			c.setState(req, stateInputDone)
+		}
+	}
+}
+
+// data acts on a DATA record of a filter.
+func (c *conn) data(req *request, content []byte) {
+	if req.role != roleFilter || c.stateOf(req) != stateRunning {
+		return
+	}
+	if len(content) > 0 {
+		if _, err := req.data.Write(content); err != nil {
+			c.log.Error("fcgi: spooling the filter data", "request", req.id, "err", err)
+		}
+		return
+	}
+	req.data.CloseWithError(nil)
+	c.setState(req, stateInputDone)
+}
+
+// abort acts on ABORT_REQUEST: a request whose handler runs is cancelled
+// and ends when its handler returns; one that has not started ends now.
+func (c *conn) abort(req *request) {
+	switch c.stateOf(req) {
+	case stateParams, stateAwaitInput:
+		c.closeRequest(req, endAborted, 1)
+	case stateRunning, stateInputDone:
+		c.cancel(req, ErrRequestAborted)
+	}
+}
+
+// abortAll ends every request once the connection is gone: handlers that
+// run are cancelled, the others closed.
+func (c *conn) abortAll() {
+	c.mu.Lock()
+	reqs := make([]*request, 0, len(c.reqs))
+	for _, req := range c.reqs {
+		if req != refused {
+			reqs = append(reqs, req)
+		}
+	}
+	c.mu.Unlock()
+	for _, req := range reqs {
+		switch c.stateOf(req) {
+		case stateParams, stateAwaitInput:
+			c.closeRequest(req, endAborted, 1)
+		default:
+			c.cancel(req, ErrConnClosed)
+		}
+	}
+}
+
+// setState moves req to a state short of stateClosed, keeping the count of
+// requests that wait for input.
+func (c *conn) setState(req *request, s reqState) {
+	c.mu.Lock()
+	if req.state < stateInputDone && s >= stateInputDone {
+		c.waiting--
+	}
+	req.state = s
+	c.mu.Unlock()
+}
+
+// cancel stops a running request: its context is cancelled with cause, its
+// input fails with cause, and its writes fail from now on.
+func (c *conn) cancel(req *request, cause error) {
+	c.mu.Lock()
+	if req.cause != nil || req.state == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	req.cause = cause
+	if req.state < stateInputDone {
+		c.waiting--
+		req.state = stateInputDone
+	}
+	c.mu.Unlock()
+	if req.stdin != nil {
+		req.stdin.CloseWithError(cause)
+	}
+	if req.data != nil {
+		req.data.CloseWithError(cause)
+	}
+	req.stop(cause)
+}
+
+// refuseRequest answers a request whose PARAMS cannot be used with status
+// and closes it; its neighbours on the connection go on.
+func (c *conn) refuseRequest(req *request, status int) error {
+	req.releaseParams()
+	c.mu.Lock()
+	c.reqs[req.id] = refused // ignore the rest of its records
+	c.mu.Unlock()
+	req.out.init(req)
+	fmt.Fprintf(&req.out, "Status: %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n\r\n%d %s\n",
+		status, http.StatusText(status), len(http.StatusText(status))+5, status, http.StatusText(status))
+	c.closeRequest(req, endComplete, 0)
+	return nil
+}
+
+// closeRequest ends req, once: it writes what the ending calls for, frees
+// the request's id and resources, and decides the connection's fate.
+func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
+	c.mu.Lock()
+	if req.state == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	if req.state < stateInputDone {
+		c.waiting--
+	}
+	req.state = stateClosed
+	if c.reqs[req.id] == req {
+		delete(c.reqs, req.id)
+	}
+	c.live--
+	c.mu.Unlock()
+
+	var err error
+	switch e {
+	case endComplete:
+		err = c.writeEnd(&req.out, req.id, appStatus, statusRequestComplete)
+	case endAborted:
+		err = c.writeEnd(nil, req.id, appStatus, statusRequestComplete)
+	case endCut:
+		// FastCGI cannot say "this answer is incomplete": only a closed
+		// connection without END_REQUEST makes the web server abort the
+		// client's answer. Other requests of the connection end with it.
+		c.log.Warn("fcgi: answer cut short: closing the connection without END_REQUEST", "request", req.id)
+		c.Close()
+	}
+	if err != nil {
+		c.log.Debug("fcgi: ending request", "request", req.id, "err", err)
+	}
+	if req.stop != nil {
+		req.stop(context.Canceled)
+	}
+	req.release()
+	c.srv.release()
+	c.afterRequest(req.keepConn)
+}
+
+// writeEnd writes the end of a request in one write: the rest of its STDOUT
+// (when out is not nil) and the end of that stream, the end of STDERR when
+// it was used, and END_REQUEST.
+func (c *conn) writeEnd(out *stdout, id uint16, appStatus uint32, protocolStatus uint8) error {
+	if out == nil {
+		var b [endRequestLen]byte
+		return c.write(appendEndRequest(b[:0], id, appStatus, protocolStatus))
+	}
+	b := out.tail()
+	b, _ = appendHeader(b, typeStdout, id, 0)
+	if out.req.errOut.used.Load() {
+		b, _ = appendHeader(b, typeStderr, id, 0)
+	}
+	b = appendEndRequest(b, id, appStatus, protocolStatus)
+	err := c.write(b)
+	out.buf = b[:headerLen]
+	return err
+}
+
+// start runs the handler in its own goroutine.
+func (req *request) start() {
+	c := req.c
+	ctx, stop := context.WithCancelCause(c.ctx)
+	if req.role == roleFilter {
+		ctx = context.WithValue(ctx, dataKey{}, io.Reader(req.data))
+	}
+	req.ctx, req.stop = ctx, stop
+	req.out.init(req)
+	req.errOut.req = req
+	c.wg.Add(1)
+	go req.run()
+}
+
+// run runs the handler through the gateway and closes the request.
+func (req *request) run() {
+	c := req.c
+	defer c.wg.Done()
+	env := req.env
+	req.env = nil
+	var in io.Reader
+	if req.stdin != nil {
+		in = req.stdin
+	}
+	var errw io.Writer = &req.errOut
+	var logw *logline.Writer
+	if c.srv.StderrToLog {
+		logw = logline.New(c.log, "fcgi: application error output", "request", req.id)
+		errw = logw
+	}
+	h := gateway.NewBaseCGI(in, &req.out, errw, env)
+	h.Context = req.ctx
+	err := h.Run(c.srv.handler())
+	if logw != nil {
+		logw.Close()
+	}
+	c.mu.Lock()
+	cause := req.cause
+	c.mu.Unlock()
+	switch {
+	case cause != nil:
+		c.closeRequest(req, endAborted, 1)
+	case err != nil:
+		c.closeRequest(req, endCut, 1)
+	default:
+		c.closeRequest(req, endComplete, 0)
+	}
+}
+
+// writeErr is the error of a write by the handler once the request was
+// cancelled, nil before.
+func (req *request) writeErr() error {
+	c := req.c
+	c.mu.Lock()
+	cause := req.cause
+	c.mu.Unlock()
+	if cause == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", gateway.ErrClientGone, cause)
+}
+
+// writeFailed turns a failed connection write into the handler's error.
+func (req *request) writeFailed(err error) error {
+	if e := req.writeErr(); e != nil {
+		return e
+	}
+	return err
+}
+
+func (req *request) releaseParams() {
+	if req.paramsp == nil {
+		return
+	}
+	if cap(*req.paramsp) <= maxPooledParams {
+		*req.paramsp = (*req.paramsp)[:0]
+		paramsPool.Put(req.paramsp)
+	}
+	req.paramsp = nil
+}
+
+// release frees the request's buffers and spooled input.
+func (req *request) release() {
+	req.releaseParams()
+	req.out.release()
+	if req.stdin != nil {
+		req.stdin.Release()
+	}
+	if req.data != nil {
+		req.data.Release()
+	}
+}
+
+// deadline is the request's own write deadline (SetWriteDeadline).
+func (req *request) deadline() time.Time { return req.out.deadline }
