@@ -95,9 +95,11 @@ type request struct {
 // never waits for the handler, and read by the handler.
 type input struct{ spool.Pipe }
 
-// InputBuffered tells the gateway that the web server never waits for the
-// handler to read: the gateway need not spool the body itself.
-func (*input) InputBuffered() bool { return true }
+// AwaitInput waits until the web server has sent the whole stream: the
+// read loop never waits for the handler, so the gateway need not spool the
+// body itself, only hold the answer back until the body is in (nginx stops
+// sending a body once the answer begins).
+func (in *input) AwaitInput() error { return in.WaitClosed() }
 
 func newInput(s *Server) *input {
 	in := new(input)

@@ -21,7 +21,8 @@ import (
 //     of its stream once Run returns.
 //   - Stdin may implement BufferedInput: the front end takes every byte the
 //     web server sends without waiting for the app, so the core never spools
-//     the body before its answer goes out.
+//     the body; before its answer goes out it only waits for the web server
+//     to finish sending it, unless the app enabled full duplex.
 //   - Stdin may implement ReadDeadliner and Stdout WriteDeadliner and
 //     FullDuplexer: http.ResponseController's SetReadDeadline,
 //     SetWriteDeadline and EnableFullDuplex reach them; without them those
@@ -57,10 +58,14 @@ type AnswerEnder interface {
 
 // BufferedInput is implemented by a Stdin whose front end never makes the
 // web server wait for the app to read: what the app has not read is held by
-// the front end (FastCGI's connection read loop spools it). InputBuffered
-// reports whether that holds for this request.
+// the front end (FastCGI's connection read loop spools it). Some web
+// servers stop sending the body once the answer begins (nginx does), so
+// before the answer's header goes out the core calls AwaitInput, which
+// waits until the web server has sent the whole body without taking any of
+// it, instead of spooling the body itself. An app that called
+// http.ResponseController.EnableFullDuplex is not held back.
 type BufferedInput interface {
-	InputBuffered() bool
+	AwaitInput() error
 }
 
 // ReadDeadliner is implemented by a Stdin that can bound how long the

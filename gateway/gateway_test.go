@@ -628,33 +628,42 @@ func TestAnswerEnder(t *testing.T) {
 type bufferedIn struct {
 	io.Reader
 	deadline time.Time
+	awaited  int
 }
 
-func (*bufferedIn) InputBuffered() bool                 { return true }
+func (b *bufferedIn) AwaitInput() error                 { b.awaited++; return nil }
 func (b *bufferedIn) SetReadDeadline(t time.Time) error { b.deadline = t; return nil }
 
-// TestBufferedInputNotSpooled: under a front end that spools itself, a
-// flush before the body is read does not read the body.
+// TestBufferedInputNotSpooled: under a front end that holds the body
+// itself, the answer waits for the body to be in but takes none of it; with
+// full duplex it does not wait.
 func TestBufferedInputNotSpooled(t *testing.T) {
-	in := &bufferedIn{Reader: strings.NewReader("0123456789")}
-	var rest []byte
-	when := time.Unix(1e9, 0)
-	runApp(NewBaseCGI(in, nil, nil, postEnv(10)), func(w http.ResponseWriter, r *http.Request) {
-		w.(http.Flusher).Flush()
-		if got := in.Reader.(*strings.Reader).Len(); got != 10 {
-			t.Errorf("the flush read the body: %d bytes left in stdin", got)
+	for _, duplex := range []bool{false, true} {
+		in := &bufferedIn{Reader: strings.NewReader("0123456789")}
+		var rest []byte
+		when := time.Unix(1e9, 0)
+		runApp(NewBaseCGI(in, nil, nil, postEnv(10)), func(w http.ResponseWriter, r *http.Request) {
+			rc := http.NewResponseController(w)
+			if duplex {
+				if err := rc.EnableFullDuplex(); err != nil {
+					t.Errorf("EnableFullDuplex = %v", err)
+				}
+			}
+			w.(http.Flusher).Flush()
+			if got := in.Reader.(*strings.Reader).Len(); got != 10 {
+				t.Errorf("the flush read the body: %d bytes left in stdin", got)
+			}
+			if err := rc.SetReadDeadline(when); err != nil {
+				t.Errorf("SetReadDeadline = %v", err)
+			}
+			rest, _ = io.ReadAll(r.Body)
+		})
+		if string(rest) != "0123456789" || !in.deadline.Equal(when) {
+			t.Errorf("body %q, deadline %v", rest, in.deadline)
 		}
-		rc := http.NewResponseController(w)
-		if err := rc.EnableFullDuplex(); err != nil {
-			t.Errorf("EnableFullDuplex = %v", err)
+		if want := map[bool]int{false: 1, true: 0}[duplex]; in.awaited != want {
+			t.Errorf("full duplex %v: AwaitInput called %d times, want %d", duplex, in.awaited, want)
 		}
-		if err := rc.SetReadDeadline(when); err != nil {
-			t.Errorf("SetReadDeadline = %v", err)
-		}
-		rest, _ = io.ReadAll(r.Body)
-	})
-	if string(rest) != "0123456789" || !in.deadline.Equal(when) {
-		t.Errorf("body %q, deadline %v", rest, in.deadline)
 	}
 }
 

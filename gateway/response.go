@@ -309,15 +309,20 @@ func (w *response) SetWriteDeadline(t time.Time) error {
 	return http.ErrNotSupported
 }
 
-// EnableFullDuplex reports whether the app may write its answer while it
-// still reads the body: yes when the front end says so, or when its stdin
-// never blocks the web server (http.ResponseController).
+// EnableFullDuplex lets the app write its answer while it still reads the
+// body, where the front end's stdin never blocks the web server and its
+// stdout does not refuse (http.ResponseController). The answer then goes out
+// without waiting for the whole body, and the app must know that its web
+// server keeps sending the body once the answer began (nginx does so only
+// with request buffering off).
 func (w *response) EnableFullDuplex() error {
 	if d, ok := w.out.w.(FullDuplexer); ok {
-		return d.EnableFullDuplex()
+		if err := d.EnableFullDuplex(); err != nil {
+			return err
+		}
 	}
-	if w.body.buffered {
-		return nil
+	if !w.body.enableFullDuplex() {
+		return http.ErrNotSupported
 	}
-	return http.ErrNotSupported
+	return nil
 }

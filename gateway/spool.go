@@ -22,7 +22,8 @@ type reqBody struct {
 	src       io.Reader // nil: no body at all
 	remaining int64     // bytes src may still give; -1: until EOF
 	srcErr    error     // sticky error (or io.EOF) from src
-	buffered  bool      // src never blocks the web server
+	buffered  bool      // src is a BufferedInput: it never blocks the web server
+	unblocked bool      // the answer may go out while the body is unread: full duplex, or all input is in
 
 	cfg     spool.Config
 	spooled bool
@@ -32,9 +33,7 @@ type reqBody struct {
 // init prepares b to read the body from src.
 func (b *reqBody) init(src io.Reader, cfg spool.Config) {
 	b.src, b.remaining, b.cfg = src, -1, cfg
-	if bi, ok := src.(BufferedInput); ok && bi.InputBuffered() {
-		b.buffered = true
-	}
+	_, b.buffered = src.(BufferedInput)
 }
 
 // reader returns the body to build the request with: nil when there is no
@@ -95,20 +94,37 @@ func (b *reqBody) readSource(p []byte) (int, error) {
 	return n, err
 }
 
-// pending reports whether stdin may still hold body bytes that the web
-// server waits to hand over while the app has not read them.
+// pending reports whether the web server may still have body bytes to
+// send that the app has not read.
 func (b *reqBody) pending() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.src != nil && !b.buffered && !b.spooled && b.srcErr == nil
+	return b.src != nil && !b.unblocked && !b.spooled && b.srcErr == nil
 }
 
-// spoolRest reads the rest of the body from stdin into the spool. A read
-// or spooling error is kept and returned to the app when its reads reach it.
+// enableFullDuplex lets the answer go out while the body is unread; only a
+// BufferedInput allows it.
+func (b *reqBody) enableFullDuplex() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.unblocked = b.unblocked || b.buffered
+	return b.buffered
+}
+
+// spoolRest makes sure the web server can finish sending the body once the
+// answer begins: it reads the rest of the body from stdin into the spool,
+// or, for a BufferedInput, waits until the front end holds all of it. A
+// read or spooling error is kept and returned to the app when its reads
+// reach it.
 func (b *reqBody) spoolRest() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.src == nil || b.spooled || b.srcErr != nil {
+		return
+	}
+	if b.buffered {
+		b.src.(BufferedInput).AwaitInput()
+		b.unblocked = true
 		return
 	}
 	b.spooled = true

@@ -121,6 +121,17 @@ func (p *Pipe) wake() {
 	p.mu.Unlock()
 }
 
+// WaitClosed waits until the writer has ended the stream or it failed,
+// without reading it, and returns the failure, if any.
+func (p *Pipe) WaitClosed() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for !p.eof && p.err == nil {
+		p.cond.Wait()
+	}
+	return p.err
+}
+
 // Buffered returns how many bytes wait for the reader, and how many of
 // them are on disk.
 func (p *Pipe) Buffered() (total, onDisk int64) {

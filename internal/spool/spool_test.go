@@ -108,7 +108,12 @@ func TestPipe(t *testing.T) {
 	if total, onDisk := p.Buffered(); total > 6 || onDisk > 4 {
 		t.Errorf("Buffered: %d, %d", total, onDisk)
 	}
+	waited := make(chan error, 1)
+	go func() { waited <- p.WaitClosed() }()
 	p.CloseWithError(nil)
+	if err := <-waited; err != nil {
+		t.Errorf("WaitClosed = %v", err)
+	}
 	p.Write([]byte("after the end"))
 	select {
 	case got := <-done:
