@@ -35,7 +35,7 @@ import (
 //     ", " ("; " for Cookie): a CGI variable has one value. The values are
 //     compared joined.
 //   - A chunked body that the server reads whole before passing it on
-//     (nginx, lighttpd, Apache mod_proxy_fcgi and mod_cgid...: dechunks)
+//     (nginx, lighttpd, Apache mod_proxy_fcgi and mod_fcgid: dechunks)
 //     arrives with its length: ContentLength and a Content-Length field
 //     instead of TransferEncoding ["chunked"].
 //   - Debian's nginx (1.22.1-9+deb12u12 and later) passes HTTP_HOST as $host
