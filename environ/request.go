@@ -1,7 +1,6 @@
 package environ
 
 import (
-	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -27,8 +26,10 @@ func (e *RequestError) Error() string {
 }
 
 // NewRequest builds the server-side request an http.Handler sees for env,
-// reading its body from body (nil: no body). See the package documentation
-// for the rules.
+// reading its body from body. A nil body or http.NoBody says there is no
+// body at all (a FastCGI STDIN stream that ended empty, a CGI request
+// without CONTENT_LENGTH): r.ContentLength is then 0 even without
+// CONTENT_LENGTH. See the package documentation for the rules.
 func NewRequest(env Environ, body io.Reader) (*http.Request, error) {
 	method := env["REQUEST_METHOD"]
 	if method == "" {
@@ -50,9 +51,12 @@ func NewRequest(env Environ, body io.Reader) (*http.Request, error) {
 		}
 		length = n
 	}
+	if length < 0 && (body == nil || body == http.NoBody) {
+		length = 0 // known: there is no body
+	}
 	https := isOn(env["HTTPS"])
 	if https {
-		r.TLS = &tls.ConnectionState{HandshakeComplete: true}
+		r.TLS = tlsState(env)
 	}
 	r.Header = buildHeader(env, r, length)
 	setURL(env, r)
@@ -162,19 +166,44 @@ func buildHeader(env Environ, r *http.Request, length int64) http.Header {
 			}
 		case "HTTP_TRANSFER_ENCODING":
 			if strings.EqualFold(strings.TrimSpace(v), "chunked") {
-				r.TransferEncoding = []string{"chunked"}
-				continue
+				continue // the framing is r.ContentLength and r.TransferEncoding
 			}
+		case "HTTP_COOKIE":
+			v = rejoinCookie(v)
 		}
 		add(headerName(k), v)
 	}
 	if ct := env["CONTENT_TYPE"]; ct != "" {
 		add("Content-Type", ct)
 	}
-	if length >= 0 {
-		add("Content-Length", env["CONTENT_LENGTH"])
+	if cl := env["CONTENT_LENGTH"]; cl != "" && keepLength(env, r.Method, length) {
+		add("Content-Length", cl)
+	}
+	if length < 0 {
+		r.TransferEncoding = []string{"chunked"}
 	}
 	return h
+}
+
+// keepLength reports whether a known CONTENT_LENGTH is kept as a
+// Content-Length field. A length above 0 always is. A length of 0 is, when the
+// client sent the field: the web server passed it as HTTP_CONTENT_LENGTH too
+// (nginx does), or the method is one whose bodiless requests clients send
+// with "Content-Length: 0" (POST, PUT, PATCH: browsers, curl -d ” and
+// net/http's client do). lighttpd, Caddy, and nginx's and Apache's SCGI pass
+// CONTENT_LENGTH 0 on every bodiless request, so a GET's 0 says nothing.
+func keepLength(env Environ, method string, length int64) bool {
+	if length > 0 {
+		return true
+	}
+	if _, ok := env["HTTP_CONTENT_LENGTH"]; ok {
+		return true
+	}
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		return true
+	}
+	return false
 }
 
 // headerName turns HTTP_X_FOO into X-Foo.

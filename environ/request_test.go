@@ -122,10 +122,29 @@ func TestNewRequestHeader(t *testing.T) {
 		{base("HTTP_CONTENT_TYPE", "text/html"), http.Header{"Content-Type": {"text/html"}}, 0, nil},
 		// HTTP_CONTENT_LENGTH alone says nothing about the body the app gets
 		{base("HTTP_CONTENT_LENGTH", "7"), http.Header{}, 0, nil},
-		{base("CONTENT_LENGTH", "0"), http.Header{"Content-Length": {"0"}}, 0, nil},
-		{base("HTTP_TRANSFER_ENCODING", "chunked"), http.Header{}, 0, []string{"chunked"}},
+		// CONTENT_LENGTH 0 on a bodiless GET (lighttpd, Caddy, SCGI): no
+		// field the client never sent; kept when it did send one (nginx
+		// passes HTTP_CONTENT_LENGTH too) and for methods whose clients send
+		// "Content-Length: 0"
+		{base("CONTENT_LENGTH", "0"), http.Header{}, 0, nil},
+		{base("CONTENT_LENGTH", "0", "REQUEST_METHOD", "HEAD"), http.Header{}, 0, nil},
+		{base("CONTENT_LENGTH", "0", "HTTP_CONTENT_LENGTH", "0"), http.Header{"Content-Length": {"0"}}, 0, nil},
+		{base("CONTENT_LENGTH", "0", "REQUEST_METHOD", "POST"), http.Header{"Content-Length": {"0"}}, 0, nil},
+		{base("CONTENT_LENGTH", "0", "REQUEST_METHOD", "PUT"), http.Header{"Content-Length": {"0"}}, 0, nil},
+		{base("CONTENT_LENGTH", "0", "REQUEST_METHOD", "PATCH"), http.Header{"Content-Length": {"0"}}, 0, nil},
+		{base("CONTENT_LENGTH", "0", "REQUEST_METHOD", "DELETE"), http.Header{}, 0, nil},
+		{base("CONTENT_LENGTH", "3", "REQUEST_METHOD", "DELETE"), http.Header{"Content-Length": {"3"}}, 3, nil},
+		// no body at all (nil): a known length of 0, never chunked
+		{base("HTTP_TRANSFER_ENCODING", "chunked"), http.Header{}, 0, nil},
+		// a de-chunked body with its length (nginx): no Transfer-Encoding
+		{base("HTTP_TRANSFER_ENCODING", "chunked", "CONTENT_LENGTH", "10", "REQUEST_METHOD", "POST"),
+			http.Header{"Content-Length": {"10"}}, 10, nil},
+		{base("HTTP_TRANSFER_ENCODING", "Chunked ", "CONTENT_LENGTH", "0", "REQUEST_METHOD", "POST"),
+			http.Header{"Content-Length": {"0"}}, 0, nil},
 		{base("HTTP_TRANSFER_ENCODING", "gzip"), http.Header{"Transfer-Encoding": {"gzip"}}, 0, nil},
 		{base("HTTP_COOKIE", "a=1; b=2", "HTTP_ACCEPT", "a, b"), http.Header{"Cookie": {"a=1; b=2"}, "Accept": {"a, b"}}, 0, nil},
+		// Cookie lines joined with ", " (Apache, Caddy)
+		{base("HTTP_COOKIE", "a=1, b=2; c=3"), http.Header{"Cookie": {"a=1; b=2; c=3"}}, 0, nil},
 	}
 	for _, tt := range tests {
 		r, err := NewRequest(tt.env, nil)

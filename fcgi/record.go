@@ -241,6 +241,14 @@ func readLength[T string | []byte](b T) (uint32, T, bool) {
 // decodeParams decodes a complete PARAMS stream into an environ. Every name
 // and value is a substring of one string holding the whole stream, so the
 // decoding costs one allocation besides the map.
+//
+// Pairs are added with environ.Environ.Add: a repeated HTTP_* name (nginx
+// before 1.23 sends a repeated request field as repeated pairs) is one
+// variable with the values joined. Any other repeated name takes its later
+// value: that is nginx's way to override a parameter, and the common
+// configuration `include fastcgi_params; fastcgi_param SCRIPT_NAME ...;`
+// sends SCRIPT_NAME twice, the stock value first (as PHP-FPM and
+// net/http/fcgi, the later value wins).
 func decodeParams(block []byte) (environ.Environ, error) {
 	s := string(block)
 	n := 0
@@ -253,7 +261,9 @@ func decodeParams(block []byte) (environ.Environ, error) {
 	env := make(environ.Environ, n)
 	for len(s) > 0 {
 		name, value, rest, _ := nextPair(s)
-		env[name] = value
+		if env.Add(name, value) != nil {
+			env[name] = value // a meta-variable set again: the override wins
+		}
 		s = rest
 	}
 	return env, nil

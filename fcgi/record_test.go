@@ -148,7 +148,10 @@ func TestDecodeParams(t *testing.T) {
 	}{
 		{"empty", nil, map[string]string{}, false},
 		{"pairs", pairs{{"A", "1"}, {"EMPTY", ""}, {long, long}}.encode(), map[string]string{"A": "1", "EMPTY": "", long: long}, false},
-		{"later value wins", pairs{{"A", "1"}, {"A", "2"}}.encode(), map[string]string{"A": "2"}, false},
+		{"repeated field joined", pairs{{"HTTP_X", "1"}, {"A", "1"}, {"HTTP_X", "2"}}.encode(), map[string]string{"HTTP_X": "1, 2", "A": "1"}, false},
+		// nginx: `include fastcgi_params; fastcgi_param SCRIPT_NAME /app;`
+		{"meta-variable overridden", pairs{{"SCRIPT_NAME", "/stock"}, {"A", "1"}, {"SCRIPT_NAME", "/app"}}.encode(), map[string]string{"SCRIPT_NAME": "/app", "A": "1"}, false},
+		{"repeated cookie joined", pairs{{"HTTP_COOKIE", "a=1"}, {"HTTP_COOKIE", "b=2"}}.encode(), map[string]string{"HTTP_COOKIE": "a=1; b=2"}, false},
 		{"binary bytes kept", pairs{{"X", "\x00\xff\r\n"}}.encode(), map[string]string{"X": "\x00\xff\r\n"}, false},
 		{"name length only", []byte{3}, nil, true},
 		{"short 4-byte length", []byte{0x80, 0, 0}, nil, true},

@@ -7,7 +7,9 @@
 // The header is parsed strictly as https://python.ca/scgi/protocol.txt
 // describes it: a netstring length without leading zeros, CONTENT_LENGTH as
 // the first pair with a value of decimal digits, an SCGI pair of value 1, no
-// name twice, every name and value NUL-terminated. The request runs through
+// CGI variable twice, every name and value NUL-terminated. A repeated HTTP_*
+// name (nginx before 1.23 passes a repeated request field so) is one
+// variable, its values joined with ", " ("; " for HTTP_COOKIE). The request runs through
 // the gateway core (gateway.NewBaseCGI) and the answer goes back CGI-style,
 // with a Status field first; the connection is closed after it.
 //

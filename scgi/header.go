@@ -123,7 +123,10 @@ func readHeader(br *bufio.Reader, limit int) (request, error) {
 }
 
 // parseBlock parses the header block: NUL-terminated names and values, the
-// first pair CONTENT_LENGTH, an SCGI pair of value 1 somewhere, no name twice.
+// first pair CONTENT_LENGTH, an SCGI pair of value 1 somewhere. A repeated
+// HTTP_* name (nginx before 1.23 sends a repeated request field so) is one
+// variable with its values joined (environ.Environ.Add); any other name twice
+// is malformed.
 func parseBlock(s string) (request, error) {
 	if s == "" {
 		return request{}, errNoLength
@@ -154,10 +157,10 @@ func parseBlock(s string) (request, error) {
 				return request{}, err
 			}
 			req.contentLength = cl
-		} else if _, dup := req.env[name]; dup {
+		}
+		if req.env.Add(name, value) != nil {
 			return request{}, errRepeatedName
 		}
-		req.env[name] = value
 	}
 	switch v, ok := req.env["SCGI"]; {
 	case !ok:

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cgiref/cgiref/gateway"
+	"github.com/cgiref/cgiref/internal/observe"
 	"github.com/cgiref/cgiref/simple"
 	"github.com/cgiref/cgiref/validate"
 )
@@ -290,6 +291,8 @@ func (c *checkApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		statusApp(w, strings.TrimPrefix(p, "/status/"))
 	case p == "/auth":
 		authApp(w, r)
+	case p == "/observe" || strings.HasPrefix(p, "/observe/"):
+		observe.Handler(w, r) // what the app sees of its request, for the differential tests
 	case p == "/files" || strings.HasPrefix(p, "/files/"):
 		if c.files == nil {
 			http.NotFound(w, r)
