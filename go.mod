@@ -7,4 +7,7 @@ require (
 	golang.org/x/text v0.40.0
 )
 
-require golang.org/x/tools/godoc v0.1.0-deprecated // indirect
+require (
+	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/tools/godoc v0.1.0-deprecated // indirect
+)

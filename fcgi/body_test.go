@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/cgiref/cgiref/internal/wine"
 )
 
 func smallPool(size int) *sync.Pool {
@@ -17,7 +19,7 @@ func smallPool(size int) *sync.Pool {
 // TestBodySpill writes and reads a body in random steps with a small memory
 // bound, so that it moves between memory and the spill file many times.
 func TestBodySpill(t *testing.T) {
-	dir := t.TempDir()
+	dir := wine.TempDir(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, memMax := range []int{1, 16, 100, 1 << 20} {
 		b := newBody(memMax, smallPool(16), dir)
@@ -65,7 +67,7 @@ func TestBodySpill(t *testing.T) {
 }
 
 func TestBodyClose(t *testing.T) {
-	b := newBody(10, smallPool(4), t.TempDir())
+	b := newBody(10, smallPool(4), wine.TempDir(t))
 	b.write([]byte("buffered data"))
 	b.close(ErrRequestAborted)
 	if _, err := b.Read(make([]byte, 4)); !errors.Is(err, ErrRequestAborted) {
@@ -76,7 +78,7 @@ func TestBodyClose(t *testing.T) {
 	}
 	b.release()
 
-	b = newBody(10, smallPool(4), t.TempDir())
+	b = newBody(10, smallPool(4), wine.TempDir(t))
 	done := make(chan []byte)
 	go func() {
 		got, _ := io.ReadAll(b)

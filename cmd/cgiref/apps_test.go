@@ -16,6 +16,7 @@ import (
 
 	"github.com/cgiref/cgiref/environ"
 	"github.com/cgiref/cgiref/gateway"
+	"github.com/cgiref/cgiref/internal/wine"
 )
 
 // handlerFor builds the application of the given flags.
@@ -74,7 +75,7 @@ func runGateway(t *testing.T, h http.Handler, env environ.Environ, body io.Reade
 }
 
 func TestHandlerOptions(t *testing.T) {
-	dir := t.TempDir()
+	dir := wine.TempDir(t)
 	tests := []struct {
 		name string
 		o    appOptions
@@ -231,7 +232,7 @@ func TestEcho10MiBGateway(t *testing.T) {
 // file beside DIR.
 func filesTree(t testing.TB) (dir, secret string) {
 	t.Helper()
-	base := t.TempDir()
+	base := wine.TempDir(t)
 	dir = filepath.Join(base, "www")
 	secret = filepath.Join(base, "secret.txt")
 	files := map[string]string{
@@ -533,11 +534,12 @@ func TestListen(t *testing.T) {
 }
 
 func TestListenUnix(t *testing.T) {
-	dir := t.TempDir()
+	dir := wine.TempDir(t)
 	sock := filepath.Join(dir, "s.sock")
 
 	// A stale socket file: its server is gone.
 	stale, err := net.Listen("unix", sock)
+	wine.SkipUnixSockets(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
