@@ -4,10 +4,8 @@ go 1.25.0
 
 require (
 	github.com/yookoala/gofast v0.8.0
+	golang.org/x/sys v0.47.0
 	golang.org/x/text v0.40.0
 )
 
-require (
-	golang.org/x/sys v0.47.0 // indirect
-	golang.org/x/tools/godoc v0.1.0-deprecated // indirect
-)
+require golang.org/x/tools/godoc v0.1.0-deprecated // indirect
