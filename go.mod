@@ -4,6 +4,7 @@ go 1.25.0
 
 require (
 	github.com/yookoala/gofast v0.8.0
+	golang.org/x/sys v0.47.0
 	golang.org/x/text v0.40.0
 )
 

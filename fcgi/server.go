@@ -220,22 +220,34 @@ func limit(n int) string {
 	return strconv.Itoa(n)
 }
 
+// shutdownGrace bounds how long requests in flight may go on after the web
+// server asked for a shutdown through _FCGI_SHUTDOWN_EVENT_.
+const shutdownGrace = 30 * time.Second
+
 // Serve serves FastCGI connections from l with handler, as net/http/fcgi's
-// Serve does. A nil l means the listening socket a web server passes on file
-// descriptor 0; a nil handler means http.DefaultServeMux. Connections are
-// accepted only from the addresses in the environment variable
-// FCGI_WEB_SERVER_ADDRS, when it is set.
+// Serve does. A nil l means the listener a web server passes as standard
+// input: the listening socket on file descriptor 0, or on Windows the named
+// pipe (or socket) that IIS's FastCgiModule or mod_fcgid hands over, and
+// then the event in _FCGI_SHUTDOWN_EVENT_, when set, starts a graceful
+// Shutdown that Serve waits for. A nil handler means http.DefaultServeMux.
+// Connections are accepted only from the addresses in the environment
+// variable FCGI_WEB_SERVER_ADDRS, when it is set.
 func Serve(l net.Listener, handler http.Handler) error {
-	if l == nil {
-		f := os.NewFile(0, "stdin")
-		fl, err := net.FileListener(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("fcgi: file descriptor 0 is not a listening socket: %w", err)
-		}
-		l = fl
-	}
 	s := &Server{Handler: handler}
+	var stopped chan struct{}
+	if l == nil {
+		var err error
+		if l, err = stdinListener(); err != nil {
+			return err
+		}
+		stopped = make(chan struct{})
+		watchShutdownEvent(func() {
+			defer close(stopped)
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			defer cancel()
+			s.Shutdown(ctx)
+		})
+	}
 	if v := os.Getenv("FCGI_WEB_SERVER_ADDRS"); v != "" {
 		addrs, err := server.ParseAddrs(strings.Split(v, ","))
 		if err != nil {
@@ -244,7 +256,11 @@ func Serve(l net.Listener, handler http.Handler) error {
 		}
 		s.AllowedAddrs = addrs
 	}
-	return s.Serve(l)
+	err := s.Serve(l)
+	if errors.Is(err, ErrServerClosed) && stopped != nil {
+		<-stopped
+	}
+	return err
 }
 
 // ProcessEnv returns the FastCGI environment variables of the request that

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cgiref/cgiref/gateway"
+	"github.com/cgiref/cgiref/internal/wine"
 )
 
 func TestHello(t *testing.T) {
@@ -429,7 +430,7 @@ func TestCantMultiplex(t *testing.T) {
 // does not hold up another request on the same connection.
 func TestHeadOfLine(t *testing.T) {
 	bl := newBlocker()
-	addr := startServer(t, &Server{Handler: bl, SpoolMemory: 64 << 10, TempDir: t.TempDir()})
+	addr := startServer(t, &Server{Handler: bl, SpoolMemory: 64 << 10, TempDir: wine.TempDir(t)})
 	c := dial(t, addr)
 	body := bytes.Repeat([]byte("z"), 1<<20)
 	b := appendBeginRequest(nil, 1, roleResponder, flagKeepConn)

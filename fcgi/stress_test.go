@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cgiref/cgiref/internal/wine"
 )
 
 // TestStress runs many multiplexed requests on a few connections, aborting
@@ -29,7 +31,7 @@ func TestStress(t *testing.T) {
 		}
 		w.Write(bytes.Repeat(b, 3))
 	})
-	addr := startServer(t, &Server{Handler: h, SpoolMemory: 4096, TempDir: t.TempDir()})
+	addr := startServer(t, &Server{Handler: h, SpoolMemory: 4096, TempDir: wine.TempDir(t)})
 	const conns, perConn, window = 4, 60, 8
 	var wg sync.WaitGroup
 	for ci := range conns {

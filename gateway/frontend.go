@@ -89,13 +89,15 @@ type FullDuplexer interface {
 
 // IsClientGone reports whether err says the client (or the web server in
 // front of the app) went away: ErrClientGone, EPIPE, ECONNRESET,
-// ECONNABORTED, a closed network connection or a closed pipe. Such errors
-// are not logged.
+// ECONNABORTED, a closed network connection or a closed pipe, and on
+// Windows a broken or disconnected pipe and a reset, aborted or shut-down
+// socket. Such errors are not logged.
 func IsClientGone(err error) bool {
 	return errors.Is(err, ErrClientGone) ||
 		errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.ECONNABORTED) ||
 		errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, io.ErrClosedPipe)
+		errors.Is(err, io.ErrClosedPipe) ||
+		isOSClientGone(err)
 }

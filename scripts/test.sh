@@ -42,6 +42,9 @@ for pkg in $(go list ./...); do
 	done
 done
 
+step "Windows tests under Wine"
+scripts/wine.sh
+
 step "integration with real web servers"
 [ -x scripts/integration.sh ] || fail "scripts/integration.sh is missing"
 scripts/integration.sh

@@ -9,7 +9,8 @@ import (
 )
 
 // ReadEnviron returns this process's environment as an environ. On POSIX
-// systems values are kept byte for byte.
+// systems values are kept byte for byte (CGIREF_CODEPAGE matters only on
+// Windows).
 func ReadEnviron() environ.Environ {
 	return Transcode(os.Environ(), Options{})
 }

@@ -11,11 +11,12 @@ import (
 
 // ReadEnviron returns this process's environment as an environ, with the
 // values of request variables turned back into bytes by the rule for the
-// server in SERVER_SOFTWARE; servers of unknown habits are taken to use the
-// system ANSI code page.
+// server in SERVER_SOFTWARE. Servers of unknown habits are taken to write
+// UTF-8, unless the environment variable CGIREF_CODEPAGE (CodePageVar)
+// selects the ANSI code page ("ansi") or another one ("1252", "932", ...).
 func ReadEnviron() environ.Environ {
 	opts := Options{Windows: true}
-	if cp, ok := CodePage(ansiCodePage()); ok {
+	if cp, ok := codePageSetting(os.Getenv(CodePageVar), ansiCodePage()); ok {
 		opts.CodePage = cp
 	}
 	return Transcode(os.Environ(), opts)

@@ -2,10 +2,28 @@
 // byte-faithful CGI environ, the Go counterpart of wsgiref's read_environ:
 // on Windows, variables a web server passed as text are turned back into the
 // bytes the client sent, following each server's known habits.
+//
+// The rules on Windows, by SERVER_SOFTWARE, are CPython's read_environ's:
+//
+//   - Microsoft-IIS/...: the values are UTF-8 (IIS decodes the URL as UTF-8).
+//   - Apache/...: each character U+0000..U+00FF is one byte (latin-1), as
+//     wsgiref documents it for Apache on Windows. This rule is wsgiref's and
+//     has not been checked against a real Apache for Windows.
+//   - SimpleHTTP/... Python/3...: UTF-8.
+//   - any other server, and no SERVER_SOFTWARE: UTF-8, as CPython does (its
+//     fallback is the filesystem encoding, UTF-8 on Windows since Python 3.6)
+//     and as Go's own CGI host (net/http/cgi) writes them; or the code page
+//     in Options.CodePage. ReadEnviron takes that code page from the
+//     environment variable CGIREF_CODEPAGE, so a deployment selects it
+//     without recompiling (see CodePageVar).
+//
+// What a code page cannot encode becomes '?'. On other systems values are
+// kept byte for byte.
 package transcode
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -22,7 +40,35 @@ import (
 // Options says where environment values came from.
 type Options struct {
 	Windows  bool              // values came from a Unicode (Windows) OS environment
-	CodePage encoding.Encoding // ANSI code page for servers of unknown habits; nil: Windows-1252
+	CodePage encoding.Encoding // code page for servers of unknown habits (the ANSI one, say); nil: UTF-8
+}
+
+// CodePageVar is the environment variable from which ReadEnviron, on
+// Windows, takes the code page of servers of unknown habits: "ansi" (the
+// system's ANSI code page, GetACP), "utf-8" (the default), or a code page
+// number that CodePage knows, such as 1252 or 932 (a "cp" prefix is
+// allowed). An empty or unknown value means UTF-8.
+const CodePageVar = "CGIREF_CODEPAGE"
+
+// codePageSetting returns the code page a CodePageVar value selects, given
+// the ANSI code page number acp; nil means UTF-8. ok is false for a value it
+// does not understand.
+func codePageSetting(v string, acp int) (cp encoding.Encoding, ok bool) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	switch v {
+	case "", "utf-8", "utf8", "65001", "cp65001":
+		return nil, true
+	case "ansi", "acp":
+		if acp == 65001 {
+			return nil, true
+		}
+		return CodePage(acp)
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(v, "cp"))
+	if err != nil {
+		return nil, false
+	}
+	return CodePage(n)
 }
 
 // Transcode builds an environ from "KEY=value" entries as os.Environ gives
@@ -70,7 +116,7 @@ func converter(software string, cp encoding.Encoding) func(string) string {
 		return latin1OrQuestion
 	}
 	if cp == nil {
-		cp = charmap.Windows1252
+		return nil // UTF-8, as the OS environment holds it
 	}
 	return func(v string) string {
 		s, err := cp.NewEncoder().String(v)

@@ -9,6 +9,8 @@ import (
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/unicode"
 )
 
 func TestTranscodeSplit(t *testing.T) {
@@ -49,14 +51,22 @@ func TestTranscodeServers(t *testing.T) {
 		{"iis keeps utf-8", "Microsoft-IIS/10.0", nil, cafeText, cafeUTF8},
 		{"iis lower case", "microsoft-iis/8.5", nil, nihon, nihon},
 		{"python simplehttp keeps", "SimpleHTTP/0.6 Python/3.12.1", nil, cafeText, cafeUTF8},
-		{"python 2 simplehttp uses code page", "SimpleHTTP/0.6 Python/2.7.18", nil, cafeText, "caf\xe9"},
+		{"python 2 simplehttp is unknown: utf-8", "SimpleHTTP/0.6 Python/2.7.18", nil, cafeText, cafeUTF8},
+		{"python 2 simplehttp with 1252 selected", "SimpleHTTP/0.6 Python/2.7.18", charmap.Windows1252, cafeText, "caf\xe9"},
+		{"iis ignores the selected code page", "Microsoft-IIS/10.0", charmap.Windows1252, cafeText, cafeUTF8},
+		{"apache ignores the selected code page", "Apache/2.4", japanese.ShiftJIS, cafeLatin1Text, cafeUTF8},
 		{"apache latin-1", "Apache/2.4.58 (Win64)", nil, cafeLatin1Text, cafeUTF8},
 		{"apache rune above U+00FF", "Apache/2.4", nil, "a€b", "a?b"},
 		{"apache high latin-1", "apache/2.2", nil, "\u00ff\u0000", "\xff\x00"},
-		{"unknown server 1252", "nginx/1.25", nil, cafeText, "caf\xe9"},
-		{"no server 1252", "", nil, cafeText, "caf\xe9"},
+		{"unknown server utf-8", "nginx/1.25", nil, cafeText, cafeUTF8},
+		{"go's cgi host utf-8", "go", nil, nihon, nihon},
+		{"no server utf-8", "", nil, cafeText, cafeUTF8},
+		{"utf-8 selected", "nginx", unicode.UTF8, cafeText, cafeUTF8},
+		{"unknown server 1252", "nginx/1.25", charmap.Windows1252, cafeText, "caf\xe9"},
+		{"no server 1252", "", charmap.Windows1252, cafeText, "caf\xe9"},
 		{"1252 euro", "lighttpd/1.4", charmap.Windows1252, "€", "\x80"},
-		{"1252 unencodable", "nginx", nil, "a日b", "a?b"},
+		{"1252 unencodable", "nginx", charmap.Windows1252, "a日b", "a?b"},
+		{"no server 932", "", japanese.ShiftJIS, nihon, sjis},
 		{"932 shift_jis", "nginx", japanese.ShiftJIS, nihon, sjis},
 		{"932 unencodable", "nginx", japanese.ShiftJIS, "日\u0e01本", "\x93\xfa?\x96\x7b"},
 		{"1251 cyrillic", "nginx", charmap.Windows1251, "Жa", "\xc6a"},
@@ -217,5 +227,36 @@ func TestReadEnviron(t *testing.T) {
 	env := ReadEnviron()
 	if got := env["CGIREF_TEST_VAR"]; got != "a=b" {
 		t.Fatalf("CGIREF_TEST_VAR = %q, want %q", got, "a=b")
+	}
+}
+
+func TestCodePageSetting(t *testing.T) {
+	tests := []struct {
+		value string
+		acp   int
+		want  encoding.Encoding // nil: UTF-8
+		ok    bool
+	}{
+		{"", 1252, nil, true},
+		{"utf-8", 932, nil, true},
+		{"UTF8", 932, nil, true},
+		{"65001", 1252, nil, true},
+		{"ansi", 1252, charmap.Windows1252, true},
+		{"ANSI", 932, japanese.ShiftJIS, true},
+		{"acp", 1251, charmap.Windows1251, true},
+		{"ansi", 65001, nil, true},
+		{"ansi", 437, nil, false}, // an ANSI code page CodePage does not know
+		{"1252", 932, charmap.Windows1252, true},
+		{" 932 ", 1252, japanese.ShiftJIS, true},
+		{"cp936", 1252, simplifiedchinese.GBK, true},
+		{"437", 1252, nil, false},
+		{"latin1", 1252, nil, false},
+		{"-1", 1252, nil, false},
+	}
+	for _, tt := range tests {
+		got, ok := codePageSetting(tt.value, tt.acp)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("codePageSetting(%q, %d) = %v, %v; want %v, %v", tt.value, tt.acp, got, ok, tt.want, tt.ok)
+		}
 	}
 }

@@ -29,6 +29,19 @@ type appOptions struct {
 	app      string // demo, echo, files or check
 	dir      string // the folder files serves, and check under /files/
 	validate bool   // wrap the application in validate.Validator
+
+	closers []io.Closer // what the built application holds open
+}
+
+// Close releases what the application built by handler holds (the files
+// app's folder).
+func (o *appOptions) Close() error {
+	var errs []error
+	for _, c := range o.closers {
+		errs = append(errs, c.Close())
+	}
+	o.closers = nil
+	return errors.Join(errs...)
 }
 
 // register adds -app, -dir and -validate to fs.
@@ -71,6 +84,7 @@ func (o *appOptions) handler() (http.Handler, error) {
 		if err != nil {
 			return nil, err
 		}
+		o.closers = append(o.closers, fa)
 		h = fa
 	case "check":
 		c := &checkApp{}
@@ -79,6 +93,7 @@ func (o *appOptions) handler() (http.Handler, error) {
 			if err != nil {
 				return nil, err
 			}
+			o.closers = append(o.closers, fa)
 			c.files = fa
 		}
 		h = c
@@ -197,6 +212,9 @@ func newFilesApp(dir string) (*filesApp, error) {
 	return &filesApp{root: root}, nil
 }
 
+// Close closes the folder.
+func (a *filesApp) Close() error { return a.root.Close() }
+
 func (a *filesApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.serve(w, r, appPath(r))
 }
@@ -212,7 +230,7 @@ func (a *filesApp) serve(w http.ResponseWriter, r *http.Request, p string) {
 	if name == "" {
 		name = "."
 	}
-	if strings.ContainsAny(name, "\\\x00") || !filepath.IsLocal(filepath.FromSlash(name)) {
+	if !safeName(name) || !filepath.IsLocal(filepath.FromSlash(name)) {
 		http.NotFound(w, r)
 		return
 	}
@@ -244,6 +262,51 @@ func (a *filesApp) serve(w http.ResponseWriter, r *http.Request, p string) {
 	}
 	w.Header().Set("Content-Type", ct)
 	http.ServeContent(w, r, name, fi.ModTime(), f)
+}
+
+// safeName reports whether every segment of the slash-separated name is
+// one that means the same file on every system. It refuses, on every OS,
+// what Windows would read as something else: a backslash (a separator
+// there), a colon (a drive letter, or an NTFS stream such as "::$DATA"),
+// characters Windows forbids in names (<>"|?* and controls), a trailing dot
+// or space (Windows drops them, so "a.txt." aliases "a.txt"), and reserved
+// device names (CON, NUL, COM1, ..., with or without an extension).
+func safeName(name string) bool {
+	if name == "." {
+		return true
+	}
+	for seg := range strings.SplitSeq(name, "/") {
+		if seg == "" || strings.ContainsFunc(seg, func(r rune) bool {
+			return r < 0x20 || r == 0x7f || strings.ContainsRune(`\:<>"|?*`, r)
+		}) {
+			return false
+		}
+		if seg != ".." && (strings.HasSuffix(seg, ".") || strings.HasSuffix(seg, " ")) {
+			return false
+		}
+		if reservedName(seg) {
+			return false
+		}
+	}
+	return true
+}
+
+// reservedName reports whether seg is a Windows device name, in any letter
+// case, alone or followed by an extension ("nul.txt") or by spaces.
+func reservedName(seg string) bool {
+	base, _, _ := strings.Cut(seg, ".")
+	base = strings.ToUpper(strings.TrimRight(base, " "))
+	switch base {
+	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$":
+		return true
+	}
+	if len(base) >= 4 && (strings.HasPrefix(base, "COM") || strings.HasPrefix(base, "LPT")) {
+		switch base[3:] {
+		case "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "\u00b9", "\u00b2", "\u00b3":
+			return true
+		}
+	}
+	return false
 }
 
 // open opens name below the root and returns it with its FileInfo.

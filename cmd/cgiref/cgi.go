@@ -23,6 +23,7 @@ func runOnce(name string, serve func(http.Handler) error, args []string, stderr 
 	if done {
 		return code
 	}
+	defer o.Close()
 	if err := serve(h); err != nil {
 		if !gateway.IsClientGone(err) {
 			log.Error(name, "err", err)

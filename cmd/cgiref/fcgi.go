@@ -24,6 +24,7 @@ func runFCGI(args []string, stderr io.Writer) int {
 	if done {
 		return code
 	}
+	defer o.Close()
 	l, err := fcgiListener(*addr)
 	if err != nil {
 		log.Error("fcgi", "err", err)

@@ -18,6 +18,7 @@ func FuzzFilesPath(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	f.Cleanup(func() { a.Close() })
 	f.Fuzz(func(t *testing.T, p string) {
 		rec := httptest.NewRecorder()
 		a.serve(rec, httptest.NewRequest("GET", "/", nil), p)

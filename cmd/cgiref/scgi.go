@@ -23,6 +23,7 @@ func runSCGI(args []string, stderr io.Writer) int {
 	if done {
 		return code
 	}
+	defer o.Close()
 	if *addr == "" {
 		fmt.Fprintln(stderr, "scgi: -listen is required")
 		fs.Usage()

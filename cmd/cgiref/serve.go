@@ -18,6 +18,7 @@ func runServe(args []string, stderr io.Writer) int {
 	if done {
 		return code
 	}
+	defer o.Close()
 	host, port, err := splitListen(*addr)
 	if err != nil {
 		log.Error("serve", "err", err)

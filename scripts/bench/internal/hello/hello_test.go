@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cgiref/cgiref/internal/wine"
 )
 
 func TestHandler(t *testing.T) {
@@ -43,7 +45,7 @@ func httpServe(addrs chan<- string) ServeFunc {
 }
 
 func TestRunServesAndProfiles(t *testing.T) {
-	profile := filepath.Join(t.TempDir(), "cpu.pprof")
+	profile := filepath.Join(wine.TempDir(t), "cpu.pprof")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addrs := make(chan string, 1)
@@ -106,7 +108,7 @@ func TestRunErrors(t *testing.T) {
 		{"unknown flag", []string{"-port", "1"}, nil, "flag provided but not defined"},
 		{"extra argument", []string{"-listen", "127.0.0.1:0", "extra"}, nil, `unexpected arguments ["extra"]`},
 		{"bad address", []string{"-listen", "127.0.0.1:notaport"}, nil, "test: listen tcp"},
-		{"bad profile path", []string{"-listen", "127.0.0.1:0", "-cpuprofile", filepath.Join(t.TempDir(), "missing", "p")}, nil, "test: cpu profile:"},
+		{"bad profile path", []string{"-listen", "127.0.0.1:0", "-cpuprofile", filepath.Join(wine.TempDir(t), "missing", "p")}, nil, "test: cpu profile:"},
 		{"serve fails", []string{"-listen", "127.0.0.1:0"}, func(net.Listener, http.Handler) error { return early }, "test: serve: early"},
 		{"serve returns nil", []string{"-listen", "127.0.0.1:0"}, func(net.Listener, http.Handler) error { return nil }, "stopped before being asked to"},
 	}
