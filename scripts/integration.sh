@@ -3,8 +3,9 @@
 # installs them with apt when they are missing (Debian/Ubuntu), checks that
 # every one is there, then runs the Go tests in integration/. The tests start
 # each server themselves on 127.0.0.1 with a configuration rendered from
-# scripts/peers into a temporary directory; the system's own configuration
-# and ports are never used. A missing server is a failure, never a skip.
+# docs/conf (the files the deployment guides show) into a temporary
+# directory; the system's own configuration and ports are never used. A
+# missing server is a failure, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
