@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nginx lighttpd apache2 libapache2-mod-fcgid caddy)
+packages=(nginx lighttpd apache2 libapache2-mod-fcgid caddy php-fpm systemd)
 
 fail() {
 	echo "integration: $*" >&2
@@ -33,12 +33,13 @@ if ((${#missing[@]})); then
 fi
 
 # What the tests run; each must be present.
-for cmd in nginx lighttpd apache2 caddy go; do
+for cmd in nginx lighttpd apache2 caddy systemd-socket-activate go; do
 	PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null || fail "$cmd is not installed"
 done
 for mod in mod_cgi mod_cgid mod_proxy_fcgi mod_proxy_scgi mod_fcgid mod_mpm_event mod_mpm_prefork; do
 	[ -f "/usr/lib/apache2/modules/$mod.so" ] || fail "Apache module $mod is missing"
 done
+compgen -G '/usr/sbin/php-fpm*' >/dev/null || fail "php-fpm is not installed"
 [ -f /etc/nginx/fastcgi_params ] && [ -f /etc/nginx/scgi_params ] || fail "nginx's fastcgi_params or scgi_params is missing"
 
 export PATH="$PATH:/usr/sbin:/sbin"
