@@ -8,7 +8,8 @@
 //
 // Every server is started by the tests themselves on 127.0.0.1, on a free
 // port, in the foreground, with a configuration rendered from the templates
-// in scripts/peers into a temporary directory, and stopped by its process id.
+// in docs/conf (the very files the deployment guides in docs/ show) into a
+// temporary directory, and stopped by its process id.
 // The tests send real HTTP requests and compare the bytes that come back.
 //
 // The package holds tests only and builds only with the integration tag:

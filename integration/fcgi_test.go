@@ -9,8 +9,9 @@ import (
 
 // TestFastCGI runs the check app as a FastCGI responder behind nginx (TCP,
 // unix socket, keep-alive upstream), lighttpd (spawning cgiref with the
-// listening socket on fd 0), Apache (mod_proxy_fcgi; mod_fcgid spawning
-// cgiref) and Caddy (reverse_proxy with the FastCGI transport).
+// listening socket on fd 0; a running backend), Apache (mod_proxy_fcgi;
+// mod_fcgid spawning cgiref) and Caddy (reverse_proxy with the FastCGI
+// transport; php_fastcgi).
 func TestFastCGI(t *testing.T) {
 	peers := []struct {
 		name        string
@@ -19,10 +20,10 @@ func TestFastCGI(t *testing.T) {
 		dropsStderr bool
 	}{
 		{"nginx", startNginx, []string{"/fcgi-tcp", "/fcgi-unix", "/fcgi-keep"}, false},
-		{"lighttpd", startLighttpd, []string{"/fcgi"}, false},
+		{"lighttpd", startLighttpd, []string{"/fcgi", "/fcgi-tcp"}, false},
 		{"apache", func(t *testing.T) *server { return startApache(t, "event", "cgid") }, []string{"/fcgi", "/fcgid"}, false},
 		// Caddy 2.6 logs none of FCGI_STDERR here, capture_stderr or not.
-		{"caddy", startCaddy, []string{"/fcgi"}, true},
+		{"caddy", startCaddy, []string{"/fcgi", "/php"}, true},
 	}
 	for _, p := range peers {
 		t.Run(p.name, func(t *testing.T) {

@@ -67,7 +67,8 @@ func buildCgiref(dir string) (string, error) {
 	return bin, nil
 }
 
-// confData is what the templates in scripts/peers are rendered with.
+// confData is what the configuration templates in docs/conf are rendered
+// with.
 type confData struct {
 	Dir      string // the server's prefix: config, logs, pid file, sockets
 	DocRoot  string // Dir/www
@@ -87,6 +88,7 @@ type confData struct {
 	FCGIAutoWrapperName string // its base name
 
 	FCGIAddr   string // host:port of a FastCGI backend
+	FCGIPort   int
 	FCGISocket string // path of a FastCGI backend's unix socket
 	SCGIAddr   string // host:port of an SCGI backend
 	SCGIPort   int
@@ -115,7 +117,7 @@ func newConf(t *testing.T, unprivileged bool) *confData {
 		DocRoot:    filepath.Join(dir, "www"),
 		FilesDir:   filepath.Join(dir, "files"),
 		Port:       freePort(t),
-		FCGIAddr:   "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		FCGIPort:   freePort(t),
 		FCGISocket: filepath.Join(dir, "fcgi.sock"),
 		SCGIPort:   freePort(t),
 		ModulesDir: "/usr/lib/apache2/modules",
@@ -123,6 +125,7 @@ func newConf(t *testing.T, unprivileged bool) *confData {
 		MPM:        "event",
 		CGIModule:  "cgid",
 	}
+	c.FCGIAddr = "127.0.0.1:" + strconv.Itoa(c.FCGIPort)
 	c.SCGIAddr = "127.0.0.1:" + strconv.Itoa(c.SCGIPort)
 	c.CGIDir = filepath.Join(c.DocRoot, "cgi")
 	c.FCGIWrapper = filepath.Join(dir, "bin", "cgiref-fcgi")
@@ -218,15 +221,20 @@ func mustWrite(t *testing.T, name, content string, mode os.FileMode) {
 	mustDo(t, os.Chmod(name, mode))
 }
 
-// render writes the template scripts/peers/tmpl, filled with c, to
-// c.Dir/out and returns the file's path.
+// confDir holds the configuration templates: the files the deployment
+// guides in docs/ show, and the frames around them.
+var confDir = filepath.Join("..", "docs", "conf")
+
+// render writes the template docs/conf/tmpl, filled with c, to c.Dir/out
+// and returns the file's path. Every file of docs/conf is a template tmpl
+// may insert by its name.
 func render(t *testing.T, c *confData, tmpl, out string) string {
 	t.Helper()
-	src := filepath.Join("..", "scripts", "peers", tmpl)
-	tp, err := template.New(tmpl).Option("missingkey=error").ParseFiles(src)
+	src := filepath.Join(confDir, tmpl)
+	tp, err := template.New(tmpl).Option("missingkey=error").ParseGlob(filepath.Join(confDir, "*"))
 	mustDo(t, err)
 	var b bytes.Buffer
-	if err := tp.Execute(&b, c); err != nil {
+	if err := tp.ExecuteTemplate(&b, tmpl, c); err != nil {
 		t.Fatalf("rendering %s: %v", src, err)
 	}
 	name := filepath.Join(c.Dir, out)
@@ -426,6 +434,8 @@ func startNginx(t *testing.T) *server {
 	s.startBackend(t, "fcgi-tcp", "fcgi", c.FCGIAddr)
 	s.startBackend(t, "fcgi-unix", "fcgi", "unix:"+c.FCGISocket)
 	s.startBackend(t, "scgi", "scgi", c.SCGIAddr)
+	render(t, c, "cgiref_fastcgi_params", "cgiref_fastcgi_params")
+	render(t, c, "cgiref_scgi_params", "cgiref_scgi_params")
 	conf := render(t, c, "nginx.conf.tmpl", "nginx.conf")
 	s.start(t, nil, "nginx", "-p", c.Dir, "-c", conf, "-e", filepath.Join(c.Dir, "error.log"), "-g", "daemon off;")
 	return s
@@ -436,6 +446,7 @@ func startLighttpd(t *testing.T) *server {
 	c := newConf(t, true)
 	s := newServer(t, "lighttpd", c)
 	s.logs = append(s.logs, filepath.Join(c.Dir, "error.log"), filepath.Join(c.Dir, "breakage.log"))
+	s.startBackend(t, "fcgi-tcp", "fcgi", c.FCGIAddr)
 	s.startBackend(t, "scgi", "scgi", c.SCGIAddr)
 	conf := render(t, c, "lighttpd.conf.tmpl", "lighttpd.conf")
 	s.start(t, nil, "lighttpd", "-D", "-f", conf)

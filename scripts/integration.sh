@@ -3,12 +3,13 @@
 # installs them with apt when they are missing (Debian/Ubuntu), checks that
 # every one is there, then runs the Go tests in integration/. The tests start
 # each server themselves on 127.0.0.1 with a configuration rendered from
-# scripts/peers into a temporary directory; the system's own configuration
-# and ports are never used. A missing server is a failure, never a skip.
+# docs/conf (the files the deployment guides show) into a temporary
+# directory; the system's own configuration and ports are never used. A
+# missing server is a failure, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nginx lighttpd apache2 libapache2-mod-fcgid caddy)
+packages=(nginx lighttpd apache2 libapache2-mod-fcgid caddy php-fpm systemd)
 
 fail() {
 	echo "integration: $*" >&2
@@ -32,12 +33,13 @@ if ((${#missing[@]})); then
 fi
 
 # What the tests run; each must be present.
-for cmd in nginx lighttpd apache2 caddy go; do
+for cmd in nginx lighttpd apache2 caddy systemd-socket-activate go; do
 	PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null || fail "$cmd is not installed"
 done
 for mod in mod_cgi mod_cgid mod_proxy_fcgi mod_proxy_scgi mod_fcgid mod_mpm_event mod_mpm_prefork; do
 	[ -f "/usr/lib/apache2/modules/$mod.so" ] || fail "Apache module $mod is missing"
 done
+compgen -G '/usr/sbin/php-fpm*' >/dev/null || fail "php-fpm is not installed"
 [ -f /etc/nginx/fastcgi_params ] && [ -f /etc/nginx/scgi_params ] || fail "nginx's fastcgi_params or scgi_params is missing"
 
 export PATH="$PATH:/usr/sbin:/sbin"

@@ -19,6 +19,9 @@ step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 [ -z "$unformatted" ] || fail "not gofmt-formatted: $unformatted"
 
+step "go mod tidy"
+go mod tidy -diff || fail "go.mod or go.sum is not tidy: run go mod tidy"
+
 step "go vet (linux)"
 go vet ./...
 step "go vet and build (windows)"

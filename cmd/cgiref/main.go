@@ -9,6 +9,8 @@
 //	cgiref iis   [-app ...]
 //	cgiref fcgi  [-listen ADDR|unix:PATH] [-app ...]
 //	cgiref scgi  -listen ADDR|unix:PATH [-app ...]
+//	cgiref call  -addr HOST:PORT|unix:PATH [-proto fcgi|scgi] [-X METHOD] [-H 'Name: value'] [-d BODY|@FILE] /PATH?QUERY
+//	cgiref -version
 //	cgiref
 //
 // Without a subcommand, cgiref runs as a FastCGI responder when standard
@@ -29,6 +31,15 @@
 //     403), /files/ serves -dir, anything else is the demo listing.
 //
 // -validate wraps the application in validate.Validator.
+//
+// cgiref call sends one request to a FastCGI responder or an SCGI backend and
+// prints the answer: "Status: CODE TEXT", the header fields, a blank line and
+// the body. It exits with status 0 for a 2xx or 3xx answer, 1 for any other
+// status, 2 for bad usage and 3 when no answer came (connection refused or
+// cut, timeout, malformed answer), so it serves as a health probe.
+//
+// cgiref -version prints the module version and VCS revision recorded in the
+// build.
 //
 // A CGI script line such as "#!/usr/local/bin/cgiref cgi -app echo" reaches
 // cgiref as the single argument "cgi -app echo" followed by the script's
@@ -55,6 +66,9 @@ const usageText = `usage:
                                   FastCGI responder (no -listen: the socket on fd 0)
   cgiref scgi  -listen ADDR|unix:PATH [-app ...]
                                   SCGI backend
+  cgiref call  -addr HOST:PORT|unix:PATH [-proto fcgi|scgi] [-X METHOD] [-H 'N: v'] [-d BODY|@FILE] /PATH?QUERY
+                                  a FastCGI/SCGI client: prints the answer; exit 0 on 2xx/3xx
+  cgiref -version                 the module version from the build information
   cgiref                          FastCGI when fd 0 is a listening socket, CGI when
                                   GATEWAY_INTERFACE is set
 
@@ -74,6 +88,8 @@ func subcommand(name string) func(args []string, stderr io.Writer) int {
 		return runFCGI
 	case "scgi":
 		return runSCGI
+	case "call":
+		return runCall
 	}
 	return nil
 }
@@ -93,6 +109,9 @@ func run(args []string, lookupEnv func(string) (string, bool), isListener func()
 		switch args[0] {
 		case "-h", "-help", "--help", "help":
 			fmt.Fprint(stderr, usageText)
+			return 0
+		case "-version", "--version":
+			printVersion(os.Stdout)
 			return 0
 		}
 	}
