@@ -131,9 +131,36 @@ func (s *Server) init() {
 // Serve accepts connections on l and serves them, each in its own
 // goroutine, until l fails or Shutdown or Close is called; then it returns
 // ErrServerClosed. Serve closes l. It may run on several listeners at once.
+//
+// A nil l means the listeners the process was started with: the sockets
+// systemd passes (LISTEN_FDS), else the listening socket a web server
+// passes on file descriptor 0 (lighttpd, mod_fcgid), or on Windows the
+// named pipe or socket IIS and mod_fcgid pass as standard input; there the
+// web server's shutdown event (_FCGI_SHUTDOWN_EVENT_) starts a graceful
+// Shutdown, which Serve waits for.
 func (s *Server) Serve(l net.Listener) error {
 	s.init()
-	return s.srv.Serve(l)
+	if l != nil {
+		return s.srv.Serve(l)
+	}
+	ls, err := inheritedListeners()
+	if err != nil {
+		return err
+	}
+	var signalled atomic.Bool
+	stopped := make(chan struct{})
+	watchShutdownEvent(func() {
+		defer close(stopped)
+		signalled.Store(true)
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	err = s.srv.ServeAll(ls)
+	if signalled.Load() {
+		<-stopped // the requests in flight end before the process does
+	}
+	return err
 }
 
 // Shutdown stops the server: it closes the listeners, closes idle
@@ -225,42 +252,23 @@ func limit(n int) string {
 const shutdownGrace = 30 * time.Second
 
 // Serve serves FastCGI connections from l with handler, as net/http/fcgi's
-// Serve does. A nil l means the listener a web server passes as standard
-// input: the listening socket on file descriptor 0, or on Windows the named
-// pipe (or socket) that IIS's FastCgiModule or mod_fcgid hands over, and
-// then the event in _FCGI_SHUTDOWN_EVENT_, when set, starts a graceful
-// Shutdown that Serve waits for. A nil handler means http.DefaultServeMux.
-// Connections are accepted only from the addresses in the environment
-// variable FCGI_WEB_SERVER_ADDRS, when it is set.
+// Serve does. A nil l means the listeners the process was started with (see
+// Server.Serve); a nil handler means http.DefaultServeMux. Connections are
+// accepted only from the addresses in the environment variable
+// FCGI_WEB_SERVER_ADDRS, when it is set.
 func Serve(l net.Listener, handler http.Handler) error {
 	s := &Server{Handler: handler}
-	var stopped chan struct{}
-	if l == nil {
-		var err error
-		if l, err = stdinListener(); err != nil {
-			return err
-		}
-		stopped = make(chan struct{})
-		watchShutdownEvent(func() {
-			defer close(stopped)
-			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-			defer cancel()
-			s.Shutdown(ctx)
-		})
-	}
 	if v := os.Getenv("FCGI_WEB_SERVER_ADDRS"); v != "" {
 		addrs, err := server.ParseAddrs(strings.Split(v, ","))
 		if err != nil {
-			l.Close()
+			if l != nil {
+				l.Close()
+			}
 			return fmt.Errorf("fcgi: FCGI_WEB_SERVER_ADDRS: %w", err)
 		}
 		s.AllowedAddrs = addrs
 	}
-	err := s.Serve(l)
-	if errors.Is(err, ErrServerClosed) && stopped != nil {
-		<-stopped
-	}
-	return err
+	return s.Serve(l)
 }
 
 // ProcessEnv returns the FastCGI environment variables of the request that

@@ -14,6 +14,15 @@ func StdinIsListener() bool { return false }
 
 // stdinListener returns the listening socket on file descriptor 0, where
 // the system supports it.
+// inheritedListeners returns the listener on standard input.
+func inheritedListeners() ([]net.Listener, error) {
+	l, err := stdinListener()
+	if err != nil {
+		return nil, err
+	}
+	return []net.Listener{l}, nil
+}
+
 func stdinListener() (net.Listener, error) {
 	f := os.NewFile(0, "stdin")
 	l, err := net.FileListener(f)

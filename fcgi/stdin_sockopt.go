@@ -3,10 +3,12 @@
 package fcgi
 
 import (
+	"errors"
 	"fmt"
 	"net"
-	"os"
 	"syscall"
+
+	inherit "github.com/cgiref/cgiref/internal/listen"
 )
 
 // StdinIsListener reports whether file descriptor 0 is a listening socket,
@@ -17,15 +19,17 @@ func StdinIsListener() bool {
 	return err == nil && v != 0
 }
 
-// stdinListener returns the listening socket on file descriptor 0.
-func stdinListener() (net.Listener, error) {
-	f := os.NewFile(0, "stdin")
-	l, err := net.FileListener(f)
-	f.Close()
+// inheritedListeners returns the listening sockets the process was started
+// with: systemd's (LISTEN_FDS), else the one on file descriptor 0.
+func inheritedListeners() ([]net.Listener, error) {
+	ls, err := inherit.Inherited()
 	if err != nil {
-		return nil, fmt.Errorf("fcgi: file descriptor 0 is not a listening socket: %w", err)
+		return nil, fmt.Errorf("fcgi: %w", err)
 	}
-	return l, nil
+	if len(ls) == 0 {
+		return nil, errors.New("fcgi: neither systemd (LISTEN_FDS) nor file descriptor 0 passed a listening socket")
+	}
+	return ls, nil
 }
 
 // watchShutdownEvent does nothing: only Windows web servers signal a

@@ -89,6 +89,15 @@ func StdinIsListener() bool {
 }
 
 // stdinListener returns the listener on the standard input handle.
+// inheritedListeners returns the listener on standard input.
+func inheritedListeners() ([]net.Listener, error) {
+	l, err := stdinListener()
+	if err != nil {
+		return nil, err
+	}
+	return []net.Listener{l}, nil
+}
+
 func stdinListener() (net.Listener, error) {
 	h, kind := classifyStdin()
 	switch kind {

@@ -3,6 +3,7 @@ package scgi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cgiref/cgiref/internal/listen"
 	"github.com/cgiref/cgiref/internal/server"
 )
 
@@ -154,10 +156,22 @@ func (s *Server) readHeaderTimeout() time.Duration {
 // Serve accepts connections on l and serves each in its own goroutine. It
 // returns ErrServerClosed after Shutdown or Close, or the error that made
 // Accept fail for good. Serve closes l, and may run on several listeners at
-// once.
+// once. A nil l means the listeners the process was started with: the
+// sockets systemd passes (LISTEN_FDS), else the listening socket on file
+// descriptor 0.
 func (s *Server) Serve(l net.Listener) error {
 	s.init()
-	return s.srv.Serve(l)
+	if l != nil {
+		return s.srv.Serve(l)
+	}
+	ls, err := listen.Inherited()
+	if err != nil {
+		return fmt.Errorf("scgi: %w", err)
+	}
+	if len(ls) == 0 {
+		return errors.New("scgi: neither systemd (LISTEN_FDS) nor file descriptor 0 passed a listening socket")
+	}
+	return s.srv.ServeAll(ls)
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, closes the

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"os"
 	"path"
@@ -109,54 +107,6 @@ func (o *appOptions) handler() (http.Handler, error) {
 // newLogger returns the command's logger: text records on stderr.
 func newLogger(stderr io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(stderr, nil))
-}
-
-// listen listens on "unix:PATH", first removing a stale socket file that no
-// server answers on, or on a TCP host:port.
-func listen(addr string) (net.Listener, error) {
-	p, ok := strings.CutPrefix(addr, "unix:")
-	if !ok {
-		// The peer is a web server next door, whose connections the
-		// servers' idle timeouts already watch: no TCP keep-alive probes,
-		// and four fewer system calls per accepted connection.
-		lc := net.ListenConfig{KeepAlive: -1}
-		l, err := lc.Listen(context.Background(), "tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("cgiref: %w", err)
-		}
-		return l, nil
-	}
-	if err := removeStaleSocket(p); err != nil {
-		return nil, err
-	}
-	l, err := net.Listen("unix", p)
-	if err != nil {
-		return nil, fmt.Errorf("cgiref: %w", err)
-	}
-	return l, nil
-}
-
-// removeStaleSocket removes the socket file p unless a server answers on it.
-// Anything else at p is left alone and is an error.
-func removeStaleSocket(p string) error {
-	fi, err := os.Lstat(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("cgiref: %w", err)
-	}
-	if fi.Mode().Type() != fs.ModeSocket {
-		return fmt.Errorf("cgiref: %s exists and is not a socket", p)
-	}
-	if c, err := net.DialTimeout("unix", p, time.Second); err == nil {
-		c.Close()
-		return fmt.Errorf("cgiref: %s: a server is listening there", p)
-	}
-	if err := os.Remove(p); err != nil {
-		return fmt.Errorf("cgiref: removing a stale socket: %w", err)
-	}
-	return nil
 }
 
 // appPath is the path an application routes on: PATH_INFO under a gateway

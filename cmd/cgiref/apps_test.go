@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -532,65 +531,6 @@ func TestCheckRouting(t *testing.T) {
 		if !strings.HasPrefix(out, "Status: 404 Not Found\r\n") || !strings.HasSuffix(out, "status 404\n") {
 			t.Errorf("%s: stdout %q, stderr %q", tc.name, out, errs)
 		}
-	}
-}
-
-func TestListen(t *testing.T) {
-	l, err := listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, ok := l.Addr().(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
-		t.Errorf("address %v", l.Addr())
-	}
-	l.Close()
-	if _, err := listen("256.0.0.1:0"); err == nil {
-		t.Error("a bad address was accepted")
-	}
-}
-
-func TestListenUnix(t *testing.T) {
-	dir := wine.TempDir(t)
-	sock := filepath.Join(dir, "s.sock")
-
-	// A stale socket file: its server is gone.
-	stale, err := net.Listen("unix", sock)
-	wine.SkipUnixSockets(t, err)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stale.(*net.UnixListener).SetUnlinkOnClose(false)
-	stale.Close()
-	if _, err := os.Lstat(sock); err != nil {
-		t.Fatalf("the stale socket file is missing: %v", err)
-	}
-	l, err := listen("unix:" + sock)
-	if err != nil {
-		t.Fatalf("over a stale socket: %v", err)
-	}
-	defer l.Close()
-
-	// A live socket is not taken over.
-	if l2, err := listen("unix:" + sock); err == nil {
-		l2.Close()
-		t.Error("listened over a live socket")
-	}
-	c, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatalf("the first listener lost its socket: %v", err)
-	}
-	c.Close()
-
-	// Nor is a regular file removed.
-	file := filepath.Join(dir, "file")
-	if err := os.WriteFile(file, []byte("keep"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := listen("unix:" + file); err == nil || !strings.Contains(err.Error(), "not a socket") {
-		t.Errorf("error %v, want a refusal", err)
-	}
-	if b, err := os.ReadFile(file); err != nil || string(b) != "keep" {
-		t.Errorf("the file was touched: %q, %v", b, err)
 	}
 }
 

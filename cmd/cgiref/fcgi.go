@@ -1,9 +1,9 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"flag"
 	"io"
-	"net"
 	"os"
 	"strings"
 
@@ -11,12 +11,14 @@ import (
 	substrate "github.com/cgiref/cgiref/internal/server"
 )
 
-// runFCGI serves FastCGI on -listen, or on the listening socket a web server
-// passes on file descriptor 0, until SIGINT or SIGTERM; then it stops
-// gracefully.
+// runFCGI serves FastCGI on every -listen address, or on the sockets the
+// process inherited (systemd socket activation, or file descriptor 0), until
+// SIGINT or SIGTERM; then it stops gracefully.
 func runFCGI(args []string, stderr io.Writer) int {
-	fs := subcommandFlags("fcgi", "cgiref fcgi [-listen ADDR|unix:PATH] [-app demo|echo|files|check] [-dir DIR] [-validate] [-iis] [-stderr-to-log]", stderr)
-	addr := fs.String("listen", "", "listen on host:port or unix:PATH (default: the listening socket on file descriptor 0)")
+	fs := subcommandFlags("fcgi", "cgiref fcgi [-listen ADDR|unix:PATH]... [-socket-mode 0660] [-socket-group NAME] [limits] [-app demo|echo|files|check] [-dir DIR] [-validate] [-iis] [-stderr-to-log]", stderr)
+	lo := listenFlags(fs)
+	s := &fcgi.Server{}
+	fcgiLimitFlags(fs, s)
 	iisFix := fs.Bool("iis", false, "apply the IIS PATH_INFO fix-up to every request")
 	toLog := fs.Bool("stderr-to-log", false, "log the application's error output instead of sending FCGI_STDERR (for IIS)")
 	var o appOptions
@@ -25,34 +27,43 @@ func runFCGI(args []string, stderr io.Writer) int {
 		return code
 	}
 	defer o.Close()
-	l, err := fcgiListener(*addr)
-	if err != nil {
-		log.Error("fcgi", "err", err)
-		return 1
-	}
-	s := &fcgi.Server{Handler: h, Logger: log, FixIISPathInfo: *iisFix, StderrToLog: *toLog}
+	s.Handler, s.Logger, s.FixIISPathInfo, s.StderrToLog = h, log, *iisFix, *toLog
 	if v := os.Getenv("FCGI_WEB_SERVER_ADDRS"); v != "" {
+		var err error
 		if s.AllowedAddrs, err = substrate.ParseAddrs(strings.Split(v, ",")); err != nil {
 			log.Error("fcgi: FCGI_WEB_SERVER_ADDRS", "err", err)
 			return 2
 		}
 	}
-	return runUntilSignal(log, server{name: "fcgi", serve: func() error { return s.Serve(l) }, shutdown: s.Shutdown, closed: fcgi.ErrServerClosed})
+	serve, where, err := lo.serve(s.Serve)
+	if err != nil {
+		log.Error("fcgi", "err", err)
+		return 1
+	}
+	log.Info("fcgi: serving", "listen", where, "app", o.app)
+	notifyReady(log, "serving "+where)
+	return runUntilSignal(log, server{
+		name:  "fcgi",
+		serve: serve,
+		shutdown: func(ctx context.Context) error {
+			notifyStopping(log)
+			return s.Shutdown(ctx)
+		},
+		closed: fcgi.ErrServerClosed,
+	})
 }
 
-// fcgiListener listens on addr, or takes the listening socket on file
-// descriptor 0 when addr is empty.
-func fcgiListener(addr string) (net.Listener, error) {
-	if addr != "" {
-		return listen(addr)
-	}
-	f := os.NewFile(0, "stdin")
-	defer f.Close()
-	l, err := net.FileListener(f)
-	if err != nil {
-		return nil, errors.New("cgiref: no -listen and file descriptor 0 is not a listening socket")
-	}
-	return l, nil
+// fcgiLimitFlags registers a flag for every limit and timeout of s, with
+// the library's defaults.
+func fcgiLimitFlags(fs *flag.FlagSet, s *fcgi.Server) {
+	fs.IntVar(&s.MaxConns, "max-conns", 0, "connections served at once (0: no limit)")
+	fs.IntVar(&s.MaxRequests, "max-requests", 0, "requests in flight over all connections; more get FCGI_OVERLOADED (0: no limit)")
+	fs.IntVar(&s.MaxHeaderBytes, "max-header-bytes", fcgi.DefaultMaxHeaderBytes, "largest PARAMS stream of a request; a larger one is answered 431")
+	fs.Int64Var(&s.SpoolMemory, "spool-memory", 1<<20, "bytes of a request body held in memory before a temporary file")
+	fs.StringVar(&s.TempDir, "temp-dir", "", "folder of the temporary files of request bodies (default: the system's)")
+	fs.DurationVar(&s.IdleTimeout, "idle-timeout", 0, "close a connection with no request in flight after this long (0: never)")
+	fs.DurationVar(&s.ReadTimeout, "read-timeout", 0, "close a connection that waits this long for a request's input (0: never)")
+	fs.DurationVar(&s.WriteTimeout, "write-timeout", 0, "fail a write to the web server that takes this long (0: never)")
 }
 
 // stdinIsListener reports whether file descriptor 0 is a listening socket,

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	sock "github.com/cgiref/cgiref/internal/listen"
+	"github.com/cgiref/cgiref/internal/listen"
 )
 
 // listenOptions are the listening flags of the fcgi and scgi subcommands.
@@ -33,9 +33,9 @@ func listenFlags(fs *flag.FlagSet) *listenOptions {
 	return o
 }
 
-// options turns the socket flags into sock.Options.
-func (o *listenOptions) options() (sock.Options, error) {
-	var opts sock.Options
+// options turns the socket flags into listen.Options.
+func (o *listenOptions) options() (listen.Options, error) {
+	var opts listen.Options
 	if o.mode != "" {
 		m, err := strconv.ParseUint(o.mode, 8, 32)
 		if err != nil || m == 0 || m > 0o777 {
@@ -58,14 +58,14 @@ func (o *listenOptions) listeners() ([]net.Listener, error) {
 	if len(o.addrs) > 0 {
 		unix := false
 		for _, a := range o.addrs {
-			unix = unix || strings.HasPrefix(a, sock.UnixPrefix)
+			unix = unix || strings.HasPrefix(a, listen.UnixPrefix)
 		}
 		if !unix && (o.mode != "" || o.group != "" || o.owner != "") {
 			return nil, errors.New("-socket-mode, -socket-group and -socket-owner apply to unix: addresses only")
 		}
-		return sock.ListenAll(o.addrs, opts)
+		return listen.ListenAll(o.addrs, opts)
 	}
-	ls, err := sock.Inherited()
+	ls, err := listen.Inherited()
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +73,24 @@ func (o *listenOptions) listeners() ([]net.Listener, error) {
 		return nil, errors.New("no -listen, and neither systemd (LISTEN_FDS) nor file descriptor 0 passed a listening socket")
 	}
 	return ls, nil
+}
+
+// serve returns how to serve: on every -listen address, or, without one,
+// on what the process inherited, which the server's Serve(nil) finds
+// itself (systemd's sockets, file descriptor 0, or IIS's pipe on Windows).
+// where describes the listeners for the log.
+func (o *listenOptions) serve(serveOne func(net.Listener) error) (serve func() error, where string, err error) {
+	if len(o.addrs) == 0 {
+		if o.mode != "" || o.group != "" || o.owner != "" {
+			return nil, "", errors.New("-socket-mode, -socket-group and -socket-owner apply to unix: addresses only")
+		}
+		return func() error { return serveOne(nil) }, "inherited listeners", nil
+	}
+	ls, err := o.listeners()
+	if err != nil {
+		return nil, "", err
+	}
+	return func() error { return serveAll(ls, serveOne) }, listenAddrs(ls), nil
 }
 
 // serveAll runs serve on every listener at once and returns the first
@@ -104,14 +122,14 @@ func listenAddrs(ls []net.Listener) string {
 // notifyReady tells a service manager (NOTIFY_SOCKET) that the server is
 // up; a failure to tell is logged, not fatal.
 func notifyReady(log *slog.Logger, status string) {
-	if _, err := sock.Ready(status); err != nil {
+	if _, err := listen.Ready(status); err != nil {
 		log.Warn("sd_notify READY", "err", err)
 	}
 }
 
 // notifyStopping tells a service manager that the server is shutting down.
 func notifyStopping(log *slog.Logger) {
-	if _, err := sock.Stopping("stopping"); err != nil {
+	if _, err := listen.Stopping("stopping"); err != nil {
 		log.Warn("sd_notify STOPPING", "err", err)
 	}
 }

@@ -1,47 +1,65 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/netip"
 	"strings"
 
 	"github.com/cgiref/cgiref/scgi"
 )
 
-// runSCGI serves SCGI on -listen until SIGINT or SIGTERM; then it stops
-// gracefully.
+// runSCGI serves SCGI on every -listen address, or on the sockets the
+// process inherited (systemd socket activation, or file descriptor 0),
+// until SIGINT or SIGTERM; then it stops gracefully.
 func runSCGI(args []string, stderr io.Writer) int {
-	fs := subcommandFlags("scgi", "cgiref scgi -listen ADDR|unix:PATH [-allow PREFIX,...] [-max-conns N] [-max-header-bytes N] [-app demo|echo|files|check] [-dir DIR] [-validate]", stderr)
-	addr := fs.String("listen", "", "listen on host:port or unix:PATH (required; SCGI has no authentication: use a unix socket or a loopback address)")
+	fs := subcommandFlags("scgi", "cgiref scgi -listen ADDR|unix:PATH... [-socket-mode 0660] [-socket-group NAME] [-allow PREFIX,...] [limits] [-app demo|echo|files|check] [-dir DIR] [-validate]", stderr)
+	lo := listenFlags(fs)
 	allow := fs.String("allow", "", "comma-separated address prefixes TCP connections may come from, such as 127.0.0.1/32 (default: all)")
-	maxConns := fs.Int("max-conns", 0, "connections served at once (0: no limit)")
-	maxHeader := fs.Int("max-header-bytes", scgi.DefaultMaxHeaderBytes, "largest SCGI header block accepted")
+	s := &scgi.Server{}
+	scgiLimitFlags(fs, s)
 	var o appOptions
 	log, h, code, done := o.setup(fs, args, false, stderr)
 	if done {
 		return code
 	}
 	defer o.Close()
-	if *addr == "" {
-		fmt.Fprintln(stderr, "scgi: -listen is required")
-		fs.Usage()
-		return 2
-	}
 	allowed, err := parsePrefixes(*allow)
 	if err != nil {
 		log.Error("scgi", "err", err)
 		return 2
 	}
-	l, err := listen(*addr)
+	s.Handler, s.Logger, s.AllowedAddrs = h, log, allowed
+	serve, where, err := lo.serve(s.Serve)
 	if err != nil {
 		log.Error("scgi", "err", err)
 		return 1
 	}
-	s := &scgi.Server{Handler: h, Logger: log, AllowedAddrs: allowed, MaxConns: *maxConns, MaxHeaderBytes: *maxHeader}
-	log.Info("scgi: serving", "listen", l.Addr().String(), "app", o.app)
-	return runUntilSignal(log, server{name: "scgi", serve: func() error { return s.Serve(l) }, shutdown: s.Shutdown, closed: http.ErrServerClosed})
+	log.Info("scgi: serving", "listen", where, "app", o.app)
+	notifyReady(log, "serving "+where)
+	return runUntilSignal(log, server{
+		name:  "scgi",
+		serve: serve,
+		shutdown: func(ctx context.Context) error {
+			notifyStopping(log)
+			return s.Shutdown(ctx)
+		},
+		closed: scgi.ErrServerClosed,
+	})
+}
+
+// scgiLimitFlags registers a flag for every limit and timeout of s, with
+// the library's defaults.
+func scgiLimitFlags(fs *flag.FlagSet, s *scgi.Server) {
+	fs.IntVar(&s.MaxConns, "max-conns", 0, "connections served at once (0: no limit)")
+	fs.IntVar(&s.MaxHeaderBytes, "max-header-bytes", scgi.DefaultMaxHeaderBytes, "largest SCGI header block accepted")
+	fs.Int64Var(&s.SpoolMemory, "spool-memory", 1<<20, "bytes of a request body held in memory before a temporary file")
+	fs.StringVar(&s.TempDir, "temp-dir", "", "folder of the temporary files of request bodies (default: the system's)")
+	fs.DurationVar(&s.ReadHeaderTimeout, "read-header-timeout", scgi.DefaultReadHeaderTimeout, "close a connection whose header block takes longer")
+	fs.DurationVar(&s.ReadTimeout, "read-timeout", 0, "fail a body read that waits this long (0: never)")
+	fs.DurationVar(&s.WriteTimeout, "write-timeout", 0, "fail a write to the web server that takes this long (0: never)")
 }
 
 // parsePrefixes parses a comma-separated list of address prefixes; a bare

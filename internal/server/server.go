@@ -174,6 +174,23 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
+// ServeAll serves every listener of ls at once, as Serve does, and returns
+// the first error one of them returned once all have returned.
+func (s *Server) ServeAll(ls []net.Listener) error {
+	errs := make([]error, len(ls))
+	var wg sync.WaitGroup
+	for i, l := range ls {
+		wg.Go(func() { errs[i] = s.Serve(l) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // serveConn starts serving an accepted connection, or refuses it.
 func (s *Server) serveConn(ctx context.Context, rwc net.Conn) {
 	if !Allowed(rwc.RemoteAddr(), s.AllowedAddrs) {
