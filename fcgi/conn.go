@@ -15,12 +15,8 @@ import (
 	"github.com/cgiref/cgiref/gateway"
 )
 
-// Buffers reused from one connection to the next: the record reader's, and
-// its bufio.Reader.
-var (
-	recBufPool    = sync.Pool{New: func() any { b := make([]byte, maxContent+maxPadding); return &b }}
-	bufReaderPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
-)
+// bufReaderPool holds the connections' bufio.Readers.
+var bufReaderPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
 
 // conn is one connection from the web server. Its read loop (serve) reads
 // records and drives the requests' lifecycles (request.go); each request's
@@ -31,12 +27,13 @@ type conn struct {
 	log *slog.Logger
 	ctx context.Context
 
-	br   *bufio.Reader
-	recp *[]byte
-	rr   *recordReader
-	ctl  []byte // control records written by the read loop
+	br  *bufio.Reader
+	rr  *recordReader
+	ctl []byte // control records written by the read loop
 
 	mu       sync.Mutex
+	headerBy time.Time           // PARAMS (or the first request) must be in by then; zero: none
+	deadline time.Time           // the read deadline set
 	reqs     map[uint16]*request // by id: requests not closed, and refused ids
 	live     int                 // requests not closed
 	waiting  int                 // live requests whose input has not ended
@@ -66,8 +63,10 @@ func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 	}
 	c.br = bufReaderPool.Get().(*bufio.Reader)
 	c.br.Reset(rwc)
-	c.recp = recBufPool.Get().(*[]byte)
-	c.rr = newRecordReader(c.br, *c.recp)
+	c.rr = newRecordReader(c.br, nil)
+	if d := s.readHeaderTimeout(); d > 0 {
+		c.headerBy = time.Now().Add(d) // the first request must begin by then
+	}
 	return c
 }
 
@@ -90,10 +89,10 @@ func (c *conn) Serve() {
 	c.Close()
 	c.abortAll()
 	c.wg.Wait()
+	c.rr.release()
 	c.br.Reset(nil)
 	bufReaderPool.Put(c.br)
-	recBufPool.Put(c.recp)
-	c.br, c.recp, c.rr = nil, nil, nil
+	c.br, c.rr = nil, nil
 }
 
 func isTimeout(err error) bool {
@@ -119,36 +118,54 @@ func (c *conn) readLoop() error {
 	}
 }
 
-// setReadDeadline applies IdleTimeout when no request is in flight and
-// ReadTimeout when a request still waits for input.
+// setReadDeadline sets the deadline of the next record.
 func (c *conn) setReadDeadline() error {
-	if c.srv.IdleTimeout <= 0 && c.srv.ReadTimeout <= 0 {
-		return nil
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.setReadDeadlineLocked()
 }
 
-// setReadDeadlineLocked sets the deadline for the state under c.mu: the
-// read loop calls it before each record, and a request's end when it leaves
-// the connection idle.
+// setReadDeadlineLocked sets the deadline for the state under c.mu, the
+// earliest of: the PARAMS deadline of a request still receiving them (or,
+// before the first request, the connection's), IdleTimeout from now when
+// no request is in flight, and ReadTimeout from now while a request waits
+// for input. The read loop calls it before each record, and a request's
+// end when it leaves the connection idle.
 func (c *conn) setReadDeadlineLocked() error {
 	if c.lingering.Load() {
 		return nil // lingerCloseLocked set the last deadline
 	}
-	var d time.Duration
+	t := c.headerBy
+	earliest := func(d time.Duration) {
+		if d <= 0 {
+			return
+		}
+		if u := time.Now().Add(d); t.IsZero() || u.Before(t) {
+			t = u
+		}
+	}
 	switch {
 	case c.live == 0:
-		d = c.srv.IdleTimeout
+		earliest(c.srv.idleTimeout())
 	case c.waiting > 0:
-		d = c.srv.ReadTimeout
+		earliest(c.srv.readTimeout())
 	}
-	var t time.Time
-	if d > 0 {
-		t = time.Now().Add(d)
+	if t.Equal(c.deadline) {
+		return nil
 	}
+	c.deadline = t
 	return c.rwc.SetReadDeadline(t)
+}
+
+// resetHeaderBy sets headerBy to the earliest PARAMS deadline of the
+// requests still receiving them. c.mu is held.
+func (c *conn) resetHeaderBy() {
+	c.headerBy = time.Time{}
+	for _, req := range c.reqs {
+		if req != refused && req.state == stateParams && (c.headerBy.IsZero() || req.headerBy.Before(c.headerBy)) {
+			c.headerBy = req.headerBy
+		}
+	}
 }
 
 // handle acts on one record. An error closes the connection.
@@ -248,8 +265,8 @@ func (c *conn) afterRequest(keepConn bool) {
 		return
 	}
 	closeNow := c.shutdown && c.live == 0
-	if c.live == 0 && c.srv.IdleTimeout > 0 && !closeNow {
-		c.setReadDeadlineLocked()
+	if c.live == 0 && !closeNow {
+		c.setReadDeadlineLocked() // the read loop may be waiting with no deadline
 	}
 	c.mu.Unlock()
 	if closeNow {
@@ -292,7 +309,7 @@ func (c *conn) writeLocked(b []byte, deadline time.Time) error {
 	if c.werr != nil {
 		return c.werr
 	}
-	if d := c.srv.WriteTimeout; d > 0 {
+	if d := c.srv.writeTimeout(); d > 0 {
 		if t := time.Now().Add(d); deadline.IsZero() || t.Before(deadline) {
 			deadline = t
 		}

@@ -1,10 +1,12 @@
 package fcgi
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/cgiref/cgiref/environ"
 )
@@ -74,25 +76,54 @@ type record struct {
 	content []byte
 }
 
-// recordReader reads records from a byte stream into one reused buffer, so
-// reading allocates nothing in the steady state.
+// recordReader reads records with no allocation in the steady state. Over
+// a bufio.Reader, a record that fits its buffer is read in place (Peek);
+// a larger one goes into a 64 KiB buffer borrowed from recBufPool for as
+// long as the record is in use, so that an idle connection holds no record
+// buffer at all.
 type recordReader struct {
-	r   io.Reader
-	hdr [headerLen]byte
-	buf []byte // maxContent+maxPadding bytes
+	r       io.Reader
+	br      *bufio.Reader // r, when it is one
+	hdr     [headerLen]byte
+	buf     []byte  // maxContent+maxPadding bytes when the caller gave them
+	borrow  *[]byte // from recBufPool, held until the next record
+	discard int     // bytes of br peeked at by the last record
 }
 
+// recBufPool holds the buffers of records too large for the bufio.Reader.
+var recBufPool = sync.Pool{New: func() any { b := make([]byte, maxContent+maxPadding); return &b }}
+
+// newRecordReader returns a reader of records from r; buf, when not nil,
+// is the buffer for records that are not read in place.
 func newRecordReader(r io.Reader, buf []byte) *recordReader {
-	if cap(buf) < maxContent+maxPadding {
-		buf = make([]byte, maxContent+maxPadding)
+	rr := &recordReader{r: r}
+	rr.br, _ = r.(*bufio.Reader)
+	if buf != nil {
+		if cap(buf) < maxContent+maxPadding {
+			buf = make([]byte, maxContent+maxPadding)
+		}
+		rr.buf = buf[:maxContent+maxPadding]
 	}
-	return &recordReader{r: r, buf: buf[:maxContent+maxPadding]}
+	return rr
 }
 
-// next reads one record. At a clean end of stream between records it
-// returns io.EOF; a record cut short or of the wrong version gives an error
-// wrapping errMalformed.
+// release gives back what the last record used.
+func (rr *recordReader) release() {
+	if rr.discard > 0 {
+		rr.br.Discard(rr.discard)
+		rr.discard = 0
+	}
+	if rr.borrow != nil {
+		recBufPool.Put(rr.borrow)
+		rr.borrow = nil
+	}
+}
+
+// next reads one record; the previous record's content is no longer valid.
+// At a clean end of stream between records it returns io.EOF; a record cut
+// short or of the wrong version gives an error wrapping errMalformed.
 func (rr *recordReader) next() (record, error) {
+	rr.release()
 	if _, err := io.ReadFull(rr.r, rr.hdr[:]); err != nil {
 		if err == io.ErrUnexpectedEOF {
 			return record{}, fmt.Errorf("%w: truncated record header", errMalformed)
@@ -108,14 +139,32 @@ func (rr *recordReader) next() (record, error) {
 	}
 	n := int(binary.BigEndian.Uint16(rr.hdr[4:6]))
 	total := n + int(rr.hdr[6])
-	if _, err := io.ReadFull(rr.r, rr.buf[:total]); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return record{}, fmt.Errorf("%w: truncated %v record", errMalformed, rec.typ)
+	if rr.br != nil && total <= rr.br.Size() {
+		b, err := rr.br.Peek(total)
+		if err != nil {
+			return record{}, rr.contentErr(rec, err)
 		}
-		return record{}, err
+		rr.discard = total
+		rec.content = b[:n]
+		return rec, nil
 	}
-	rec.content = rr.buf[:n]
+	buf := rr.buf
+	if buf == nil {
+		rr.borrow = recBufPool.Get().(*[]byte)
+		buf = *rr.borrow
+	}
+	if _, err := io.ReadFull(rr.r, buf[:total]); err != nil {
+		return record{}, rr.contentErr(rec, err)
+	}
+	rec.content = buf[:n]
 	return rec, nil
+}
+
+func (rr *recordReader) contentErr(rec record, err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("%w: truncated %v record", errMalformed, rec.typ)
+	}
+	return err
 }
 
 // beginRequest is the body of a BEGIN_REQUEST record.

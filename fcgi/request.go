@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -55,9 +56,10 @@ const (
 type ending uint8
 
 const (
-	endComplete ending = iota // the whole answer: its tail, the end of the streams, END_REQUEST
-	endAborted                // the web server aborted it, or the connection is gone: END_REQUEST only
-	endCut                    // the answer was cut short: the connection is closed without END_REQUEST
+	endComplete   ending = iota // the whole answer: its tail, the end of the streams, END_REQUEST
+	endAborted                  // the web server aborted it, or the connection is gone: END_REQUEST only
+	endCut                      // the answer was cut short: the connection is closed without END_REQUEST
+	endOverloaded               // refused past MaxRequests: END_REQUEST with FCGI_OVERLOADED
 )
 
 // refused marks the id of a request refused at BEGIN_REQUEST in conn.reqs:
@@ -77,8 +79,11 @@ type request struct {
 	role     uint16
 	keepConn bool
 
-	state reqState // guarded by c.mu
-	cause error    // why the request was cancelled; guarded by c.mu
+	state    reqState  // guarded by c.mu
+	cause    error     // why the request was cancelled; guarded by c.mu
+	headerBy time.Time // its PARAMS must be in by then
+	admitted bool      // it holds a slot under MaxRequests; handler goroutine only
+	received int64     // STDIN bytes received; read loop only
 
 	paramsp *[]byte         // PARAMS collected so far; nil once decoded
 	env     environ.Environ // from PARAMS, until the handler starts
@@ -126,15 +131,19 @@ func (c *conn) begin(rec record) error {
 		return c.refuse(rec.id, statusUnknownRole)
 	case c.srv.DisableMultiplexing && live > 0:
 		return c.refuse(rec.id, statusCantMultiplex)
-	case shutdown || !c.srv.acquire():
+	case shutdown || live >= c.srv.maxConnRequests():
 		return c.refuse(rec.id, statusOverloaded)
 	}
 	req := &request{c: c, id: rec.id, role: br.role, keepConn: br.flags&flagKeepConn != 0}
 	req.paramsp = paramsPool.Get().(*[]byte)
 	c.mu.Lock()
+	if d := c.srv.readHeaderTimeout(); d > 0 {
+		req.headerBy = time.Now().Add(d)
+	}
 	c.reqs[rec.id] = req
 	c.live++
 	c.waiting++
+	c.resetHeaderBy()
 	c.mu.Unlock()
 	return nil
 }
@@ -169,6 +178,10 @@ func (c *conn) params(req *request, content []byte) error {
 			c.log.Warn("fcgi: request refused: PARAMS over the limit", "request", req.id, "limit", c.srv.maxHeaderBytes())
 			return c.refuseRequest(req, http.StatusRequestHeaderFieldsTooLarge)
 		}
+		if !c.srv.holdHeader(len(content)) {
+			c.log.Warn("fcgi: request refused: the server holds too many PARAMS", "request", req.id, "limit", c.srv.maxHeaderMemory())
+			return c.refuseRequest(req, http.StatusServiceUnavailable)
+		}
 		*req.paramsp = append(*req.paramsp, content...)
 		return nil
 	}
@@ -180,6 +193,12 @@ func (c *conn) params(req *request, content []byte) error {
 	}
 	if env["CONTENT_LENGTH"] == "-1" {
 		delete(env, "CONTENT_LENGTH") // Caddy, for a chunked request: read STDIN to its end
+	}
+	if max := c.srv.maxBodyBytes(); max > 0 && req.role != roleAuthorizer {
+		if n, err := strconv.ParseInt(env["CONTENT_LENGTH"], 10, 64); err == nil && n > max {
+			c.log.Warn("fcgi: request refused: body over the limit", "request", req.id, "length", n, "limit", max)
+			return c.refuseRequest(req, http.StatusRequestEntityTooLarge)
+		}
 	}
 	if c.srv.FixIISPathInfo {
 		environ.StripScriptPrefix(env)
@@ -200,7 +219,7 @@ func (c *conn) stdin(req *request, content []byte) {
 	case stateAwaitInput:
 		if len(content) > 0 {
 			req.stdin = newInput(c.srv)
-			req.stdin.Write(content)
+			c.feed(req, content)
 		} else if cl := req.env["CONTENT_LENGTH"]; cl != "" && cl != "0" {
 			// A body was announced and none came: let the app's reads
 			// fail as a short body does.
@@ -221,15 +240,29 @@ func (c *conn) stdin(req *request, content []byte) {
 			return // the filter's empty STDIN came first
 		}
 		if len(content) > 0 {
-			if _, err := req.stdin.Write(content); err != nil {
-				c.log.Error("fcgi: spooling the request body", "request", req.id, "err", err)
-			}
+			c.feed(req, content)
 			return
 		}
 		req.stdin.CloseWithError(nil)
 		if req.role == roleResponder {
 			c.setState(req, stateInputDone)
 		}
+	}
+}
+
+// feed passes STDIN bytes to the request's body, failing it past
+// MaxBodyBytes.
+func (c *conn) feed(req *request, content []byte) {
+	req.received += int64(len(content))
+	if max := c.srv.maxBodyBytes(); max > 0 && req.received > max {
+		if req.received-int64(len(content)) <= max {
+			c.log.Warn("fcgi: request body over the limit", "request", req.id, "limit", max)
+			req.stdin.CloseWithError(&http.MaxBytesError{Limit: max})
+		}
+		return
+	}
+	if _, err := req.stdin.Write(content); err != nil {
+		c.log.Error("fcgi: spooling the request body", "request", req.id, "err", err)
 	}
 }
 
@@ -287,7 +320,11 @@ func (c *conn) setState(req *request, s reqState) {
 	if req.state < stateInputDone && s >= stateInputDone {
 		c.waiting--
 	}
+	wasParams := req.state == stateParams
 	req.state = s
+	if wasParams {
+		c.resetHeaderBy()
+	}
 	c.mu.Unlock()
 }
 
@@ -322,8 +359,7 @@ func (c *conn) refuseRequest(req *request, status int) error {
 	c.reqs[req.id] = refused // ignore the rest of its records
 	c.mu.Unlock()
 	req.out.init(req)
-	fmt.Fprintf(&req.out, "Status: %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n\r\n%d %s\n",
-		status, http.StatusText(status), len(http.StatusText(status))+5, status, http.StatusText(status))
+	req.out.writeAnswer(status)
 	c.closeRequest(req, endComplete, 0)
 	return nil
 }
@@ -339,11 +375,15 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 	if req.state < stateInputDone {
 		c.waiting--
 	}
+	wasParams := req.state == stateParams
 	req.state = stateClosed
 	if c.reqs[req.id] == req {
 		delete(c.reqs, req.id)
 	}
 	c.live--
+	if wasParams {
+		c.resetHeaderBy()
+	}
 	c.mu.Unlock()
 
 	var err error
@@ -352,6 +392,8 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 		err = c.writeEnd(&req.out, req.id, appStatus, statusRequestComplete)
 	case endAborted:
 		err = c.writeEnd(nil, req.id, appStatus, statusRequestComplete)
+	case endOverloaded:
+		err = c.writeEnd(nil, req.id, appStatus, statusOverloaded)
 	case endCut:
 		// FastCGI cannot say "this answer is incomplete": only a closed
 		// connection without END_REQUEST makes the web server abort the
@@ -366,7 +408,9 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 		req.stop(context.Canceled)
 	}
 	req.release()
-	c.srv.release()
+	if req.admitted {
+		c.srv.release()
+	}
 	c.afterRequest(req.keepConn)
 }
 
@@ -419,8 +463,14 @@ func (req *request) run() {
 		logw = logline.New(c.log, "fcgi: application error output", "request", req.id)
 		errw = logw
 	}
+	if req.admitted = c.srv.admit(req.ctx); !req.admitted {
+		c.log.Warn("fcgi: request refused: MaxRequests in flight", "request", req.id, "limit", c.srv.maxRequests())
+		c.closeRequest(req, endOverloaded, 0)
+		return
+	}
 	h := gateway.NewBaseCGI(in, &req.out, errw, env)
 	h.Context = req.ctx
+	h.Timeout = c.srv.RequestTimeout
 	err := h.Run(c.srv.handler())
 	if logw != nil {
 		logw.Close()
@@ -463,6 +513,7 @@ func (req *request) releaseParams() {
 	if req.paramsp == nil {
 		return
 	}
+	req.c.srv.headerHeld.Add(-int64(len(*req.paramsp)))
 	if cap(*req.paramsp) <= maxPooledParams {
 		*req.paramsp = (*req.paramsp)[:0]
 		paramsPool.Put(req.paramsp)

@@ -1,6 +1,8 @@
 package fcgi
 
 import (
+	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +52,14 @@ func (w *stdout) Write(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// writeAnswer buffers an answer the server makes itself: status, and the
+// status line as a plain-text body.
+func (w *stdout) writeAnswer(status int) {
+	text := http.StatusText(status)
+	fmt.Fprintf(w, "Status: %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n\r\n%d %s\n",
+		status, text, len(text)+5, status, text)
 }
 
 // Flush sends the buffered bytes as a STDOUT record.

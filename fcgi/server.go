@@ -33,9 +33,46 @@ var ErrConnClosed = errors.New("fcgi: connection to web server closed")
 // is http.ErrServerClosed, for both cgiref servers.
 var ErrServerClosed = http.ErrServerClosed
 
-// Defaults of the Server's limits.
+// Defaults of the Server's limits and timeouts. Each is chosen against
+// what the web servers in front do, so that a well-behaved web server never
+// meets them and a misbehaving one, or anyone else who reaches the socket,
+// cannot hold the server's resources for long.
 const (
-	DefaultMaxHeaderBytes = 1 << 20 // PARAMS bytes per request
+	// DefaultMaxHeaderBytes bounds the PARAMS of one request, as
+	// net/http's DefaultMaxHeaderBytes bounds a header block.
+	DefaultMaxHeaderBytes = 1 << 20
+	// DefaultMaxHeaderMemory bounds the PARAMS held at once by all the
+	// requests of the server that have not started (64 requests at the
+	// per-request limit).
+	DefaultMaxHeaderMemory = 64 << 20
+	// DefaultMaxConnRequests bounds the requests in flight on one
+	// connection. Web servers send one at a time (nginx, Apache, lighttpd,
+	// Caddy never multiplex); 128 leaves room for a multiplexing client, as
+	// HTTP/2 servers allow 100 to 250 streams.
+	DefaultMaxConnRequests = 128
+	// DefaultMaxRequests bounds the requests in flight over the server.
+	DefaultMaxRequests = 1024
+	// DefaultMaxBodyBytes bounds the body of one request.
+	DefaultMaxBodyBytes = 1 << 30
+	// DefaultMaxSpoolMemory and DefaultMaxSpoolDisk bound the unread
+	// request bodies the server holds at once in memory and on disk.
+	DefaultMaxSpoolMemory = 256 << 20
+	DefaultMaxSpoolDisk   = 4 << 30
+	// DefaultReadHeaderTimeout: a new connection has this long to begin a
+	// request, and a request this long from BEGIN_REQUEST to the end of its
+	// PARAMS. Web servers send both at once.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultIdleTimeout closes a keep-alive connection with no request in
+	// flight; it is longer than nginx's upstream keepalive_timeout (60 s),
+	// so that the web server, not the backend, closes an idle connection.
+	DefaultIdleTimeout = 2 * time.Minute
+	// DefaultReadTimeout bounds each wait for a request's input: nginx
+	// waits up to client_body_timeout (60 s) between two reads from a slow
+	// client before it passes the bytes on.
+	DefaultReadTimeout = 90 * time.Second
+	// DefaultWriteTimeout bounds each write to the web server: nginx gives
+	// up after fastcgi_read_timeout (60 s) without a byte.
+	DefaultWriteTimeout = 90 * time.Second
 )
 
 // unlimited is the FCGI_GET_VALUES answer for a limit that is not set.
@@ -57,27 +94,63 @@ type Server struct {
 	// as FCGI_MAX_REQS, a limit of 0 as 2147483647.
 	MaxConns int
 	// MaxRequests limits the requests in flight over all connections; a
-	// request past it, or one that arrives during Shutdown, is refused with
-	// FCGI_OVERLOADED. 0 means no limit.
-	MaxRequests int
+	// request past it waits for a slot in a queue of RequestQueue requests
+	// for at most RequestQueueTimeout (0: DefaultReadHeaderTimeout), and
+	// otherwise is refused with FCGI_OVERLOADED, the protocol's own answer
+	// (nginx passes it on as 502 and, with fastcgi_next_upstream error,
+	// tries the next backend). 0 means DefaultMaxRequests; a negative
+	// value, no limit.
+	MaxRequests         int
+	RequestQueue        int
+	RequestQueueTimeout time.Duration
+	// MaxConnRequests limits the requests in flight on one connection;
+	// BEGIN_REQUEST past it gets FCGI_OVERLOADED. 0 means
+	// DefaultMaxConnRequests.
+	MaxConnRequests int
 	// MaxHeaderBytes limits the PARAMS stream (the CGI variables) of one
-	// request; a request past it alone is answered 431 Request Header
-	// Fields Too Large, and its connection goes on. 0 means
-	// DefaultMaxHeaderBytes.
-	MaxHeaderBytes int
+	// request, and MaxHeaderMemory the PARAMS held at once by the requests
+	// that have not started; a request past the first is answered 431
+	// Request Header Fields Too Large, past the second 503, and its
+	// connection goes on. 0 means DefaultMaxHeaderBytes and
+	// DefaultMaxHeaderMemory.
+	MaxHeaderBytes  int
+	MaxHeaderMemory int64
+	// MaxBodyBytes limits the body (STDIN) of one request: a declared
+	// CONTENT_LENGTH past it is answered 413 without running the handler,
+	// and a body that grows past it fails the handler's reads with an
+	// *http.MaxBytesError. 0 means DefaultMaxBodyBytes; a negative value,
+	// no limit.
+	MaxBodyBytes int64
 
 	// SpoolMemory is how many bytes of a request's STDIN (or DATA) that the
 	// handler has not read yet are held in memory; the rest waits in a
 	// temporary file in TempDir ("": os.TempDir()). 0 means 1 MiB.
-	SpoolMemory int64
-	TempDir     string
+	// MaxSpoolMemory and MaxSpoolDisk bound what all the requests of the
+	// server hold at once: past the first, bytes go to disk; past the
+	// second, the request's body fails. 0 means DefaultMaxSpoolMemory and
+	// DefaultMaxSpoolDisk; a negative value, no limit.
+	SpoolMemory    int64
+	TempDir        string
+	MaxSpoolMemory int64
+	MaxSpoolDisk   int64
 
-	// ReadTimeout is the longest wait for the next record while a request
-	// of the connection has not received all its input; IdleTimeout the
-	// longest wait for a record while no request is in flight. WriteTimeout
-	// is the longest each write to the web server may take. A timeout
-	// closes the connection; 0 means none.
-	ReadTimeout, IdleTimeout, WriteTimeout time.Duration
+	// ReadHeaderTimeout is how long a new connection may take to begin a
+	// request and each request to complete its PARAMS. IdleTimeout closes
+	// a connection with no request in flight. ReadTimeout is the longest
+	// wait for the next record while a request still waits for input.
+	// WriteTimeout is the longest each write to the web server may take.
+	// A timeout closes the connection. 0 means the Default of each; a
+	// negative value, none.
+	ReadHeaderTimeout, IdleTimeout, ReadTimeout, WriteTimeout time.Duration
+
+	// RequestTimeout, when positive, bounds how long a handler may run:
+	// its context is cancelled then, and the request ends at once: with 503
+	// Service Unavailable when the answer has not begun (as
+	// net/http.TimeoutHandler answers), cut visibly when it has. The
+	// handler's later writes fail with http.ErrHandlerTimeout. 0 means no
+	// limit: long polls and streams are legitimate, and the web server's
+	// own read timeout (nginx: 60 s without a byte) bounds a silent one.
+	RequestTimeout time.Duration
 
 	// DisableMultiplexing refuses a second request on a busy connection
 	// with FCGI_CANT_MPX_CONN, and answers FCGI_MPXS_CONNS "0".
@@ -107,13 +180,22 @@ type Server struct {
 	BaseContext func(net.Listener) context.Context
 	ConnContext func(ctx context.Context, c net.Conn) context.Context
 
-	initOnce sync.Once
-	srv      server.Server
-	active   atomic.Int64 // requests in flight
+	initOnce   sync.Once
+	srv        server.Server
+	slots      chan struct{} // one per request running, under MaxRequests
+	active     atomic.Int64  // requests running
+	queued     atomic.Int64  // requests waiting for a slot
+	headerHeld atomic.Int64  // PARAMS bytes held by requests not started
+	budget     spool.Budget  // of all the requests' unread input
 }
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
+		if n := s.maxRequests(); n > 0 {
+			s.slots = make(chan struct{}, n)
+		}
+		s.budget.Memory = orDefault(s.MaxSpoolMemory, DefaultMaxSpoolMemory)
+		s.budget.Disk = orDefault(s.MaxSpoolDisk, DefaultMaxSpoolDisk)
 		s.srv = server.Server{
 			Protocol:     "fcgi",
 			MaxConns:     s.MaxConns,
@@ -186,17 +268,86 @@ func (s *Server) RegisterOnShutdown(f func()) {
 	s.srv.RegisterOnShutdown(f)
 }
 
-// acquire counts a new request in flight, false past MaxRequests.
-func (s *Server) acquire() bool {
-	n := s.active.Add(1)
-	if s.MaxRequests > 0 && n > int64(s.MaxRequests) {
-		s.active.Add(-1)
+// orDefault returns v, or def when v is zero; a negative v means none (0).
+func orDefault[T int | int64 | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+func (s *Server) maxRequests() int { return orDefault(s.MaxRequests, DefaultMaxRequests) }
+func (s *Server) maxConnRequests() int {
+	return orDefault(s.MaxConnRequests, DefaultMaxConnRequests)
+}
+func (s *Server) maxHeaderMemory() int64 {
+	return orDefault(s.MaxHeaderMemory, DefaultMaxHeaderMemory)
+}
+func (s *Server) maxBodyBytes() int64 { return orDefault(s.MaxBodyBytes, DefaultMaxBodyBytes) }
+func (s *Server) readHeaderTimeout() time.Duration {
+	return orDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+}
+func (s *Server) idleTimeout() time.Duration { return orDefault(s.IdleTimeout, DefaultIdleTimeout) }
+func (s *Server) readTimeout() time.Duration { return orDefault(s.ReadTimeout, DefaultReadTimeout) }
+func (s *Server) writeTimeout() time.Duration {
+	return orDefault(s.WriteTimeout, DefaultWriteTimeout)
+}
+
+// admit takes a slot for a request that is about to run, waiting in the
+// queue when there is one; false when the request must be refused.
+func (s *Server) admit(ctx context.Context) bool {
+	if s.slots == nil {
+		s.active.Add(1)
+		return true
+	}
+	select {
+	case s.slots <- struct{}{}:
+		s.active.Add(1)
+		return true
+	default:
+	}
+	if s.RequestQueue <= 0 || s.queued.Add(1) > int64(s.RequestQueue) {
+		if s.RequestQueue > 0 {
+			s.queued.Add(-1)
+		}
+		return false
+	}
+	defer s.queued.Add(-1)
+	wait := s.RequestQueueTimeout
+	if wait <= 0 {
+		wait = DefaultReadHeaderTimeout
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		s.active.Add(1)
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// release frees the slot of a request admitted to run.
+func (s *Server) release() {
+	s.active.Add(-1)
+	if s.slots != nil {
+		<-s.slots
+	}
+}
+
+// holdHeader counts n more PARAMS bytes held; false past MaxHeaderMemory.
+func (s *Server) holdHeader(n int) bool {
+	if s.headerHeld.Add(int64(n)) > s.maxHeaderMemory() {
+		s.headerHeld.Add(-int64(n))
 		return false
 	}
 	return true
 }
-
-func (s *Server) release() { s.active.Add(-1) }
 
 func (s *Server) handler() http.Handler {
 	if s.Handler == nil {
@@ -221,7 +372,7 @@ func (s *Server) maxHeaderBytes() int {
 
 // spoolConfig is where a request's unread input waits.
 func (s *Server) spoolConfig() spool.Config {
-	return spool.Config{Memory: s.SpoolMemory, TempDir: s.TempDir, Prefix: "cgiref-fcgi-body-"}
+	return spool.Config{Memory: s.SpoolMemory, TempDir: s.TempDir, Prefix: "cgiref-fcgi-body-", Budget: &s.budget}
 }
 
 // value answers one FCGI_GET_VALUES variable.
@@ -230,7 +381,7 @@ func (s *Server) value(name string) (string, bool) {
 	case nameMaxConns:
 		return limit(s.MaxConns), true
 	case nameMaxReqs:
-		return limit(s.MaxRequests), true
+		return limit(s.maxRequests()), true
 	case nameMpxsConn:
 		if s.DisableMultiplexing {
 			return "0", true

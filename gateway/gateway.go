@@ -17,6 +17,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"time"
 
 	"github.com/cgiref/cgiref/environ"
 	"github.com/cgiref/cgiref/headers"
@@ -60,6 +61,20 @@ type Handler struct {
 	// never spooled.
 	SpoolMemory int64
 	TempDir     string
+
+	// MaxBodyBytes, when positive, limits the request body: a declared
+	// CONTENT_LENGTH past it is answered 413 Request Entity Too Large
+	// without calling the app, and reads past it fail with an
+	// *http.MaxBytesError.
+	MaxBodyBytes int64
+
+	// Timeout, when positive, bounds how long the app may run: its
+	// context is cancelled then, and Run returns at once, after a 503
+	// Service Unavailable answer when the answer had not begun (as
+	// net/http.TimeoutHandler answers) or with the answer cut short when it
+	// had. The app's later writes fail with http.ErrHandlerTimeout; it runs
+	// in a goroutine of its own, which it leaves when it returns.
+	Timeout time.Duration
 }
 
 // NewBaseCGI returns a Handler that answers as a CGI gateway (a Status
@@ -95,14 +110,24 @@ func (h *Handler) Run(app http.Handler) error {
 		errs = io.Discard
 	}
 	x := &exchange{out: output{w: h.Stdout}}
-	x.body.init(h.Stdin, spool.Config{Memory: h.SpoolMemory, TempDir: h.TempDir, Prefix: "cgiref-body-"})
-	defer x.body.Close()
+	x.body.init(h.Stdin, spool.Config{Memory: h.SpoolMemory, TempDir: h.TempDir, Prefix: "cgiref-body-", MaxBytes: h.MaxBodyBytes})
+	timedOut := false
+	defer func() {
+		if timedOut {
+			go x.body.Close() // the app may still be reading: do not wait for it
+		} else {
+			x.body.Close()
+		}
+	}()
 
 	req, err := environ.NewRequest(env, x.body.reader())
 	if err != nil {
 		return h.badRequest(&x.out, errs, env, err)
 	}
-	x.body.limit(req.ContentLength)
+	if h.MaxBodyBytes > 0 && req.ContentLength > h.MaxBodyBytes {
+		return h.tooLarge(&x.out, errs, req)
+	}
+	x.body.limit(req.ContentLength, h.MaxBodyBytes)
 
 	parent := h.Context
 	if parent == nil {
@@ -113,11 +138,19 @@ func (h *Handler) Run(app http.Handler) error {
 		Scheme: environ.GuessScheme(env),
 	}}
 	ctx, cancel := context.WithCancel(withInfo(parent, &x.info))
+	if h.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(withInfo(parent, &x.info), h.Timeout)
+	}
 	defer cancel()
 
 	rw := &x.resp
 	rw.init(h, req.WithContext(ctx), &x.out, &x.body, errs)
 	defer rw.release()
+	if h.Timeout > 0 {
+		var err error
+		timedOut, err = rw.serveWithTimeout(app, ctx)
+		return err
+	}
 	return rw.serve(app)
 }
 

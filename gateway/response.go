@@ -145,6 +145,9 @@ func (w *response) WriteString(s string) (int, error) {
 // usable reports whether the app may still write or flush, and sets the
 // default status 200 when the app set none.
 func (w *response) usable() error {
+	if w.failed == http.ErrHandlerTimeout {
+		return w.failed
+	}
 	if w.done {
 		return errAfterReturn
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,57 @@ func (w *response) serve(app http.Handler) error {
 		return w.panicked(p, stack)
 	}
 	return w.finish()
+}
+
+// serveWithTimeout serves as serve does, but returns when ctx ends first
+// (Handler.Timeout): the answer is then a 503 when it has not begun, and cut
+// short when it has. timedOut reports that the app is still running.
+func (w *response) serveWithTimeout(app http.Handler, ctx context.Context) (timedOut bool, err error) {
+	type result struct {
+		p     any
+		stack []byte
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, stack := call(app, w, w.req)
+		done <- result{p, stack}
+	}()
+	select {
+	case r := <-done:
+		if r.p != nil {
+			return false, w.panicked(r.p, r.stack)
+		}
+		return false, w.finish()
+	case <-ctx.Done():
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.logf("gateway: %s %s: the handler did not return within %v", w.req.Method, w.req.URL.Path, w.h.Timeout)
+	if w.committed || w.failed != nil {
+		w.failed = http.ErrHandlerTimeout
+		_ = w.out.flush()
+		return true, fmt.Errorf("gateway: the answer was cut short: %w", http.ErrHandlerTimeout)
+	}
+	w.committed, w.failed = true, http.ErrHandlerTimeout
+	hdrs := []headers.Field{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}}
+	err = w.h.writeFixed(w.out, w.isHead, http.StatusServiceUnavailable, hdrs, []byte("503 Service Unavailable: the handler timed out\n"))
+	if err == nil {
+		err = w.out.end()
+	}
+	return true, err
+}
+
+// tooLarge answers a request whose declared body is over MaxBodyBytes:
+// 413, a short plain-text body, and the reason on the error stream. The app
+// is not called.
+func (h *Handler) tooLarge(out *output, errs io.Writer, r *http.Request) error {
+	fmt.Fprintf(errs, "gateway: %s %s: body of %d bytes over the limit of %d\n", r.Method, r.URL.Path, r.ContentLength, h.MaxBodyBytes)
+	hdrs := []headers.Field{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}}
+	err := h.writeFixed(out, r.Method == http.MethodHead, http.StatusRequestEntityTooLarge, hdrs, []byte("413 Request Entity Too Large\n"))
+	if err == nil {
+		err = out.end()
+	}
+	return err
 }
 
 // call runs the app and returns what it panicked with, and the stack of the

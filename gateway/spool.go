@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"io"
+	"net/http"
 	"sync"
 
 	"github.com/cgiref/cgiref/internal/spool"
@@ -21,6 +22,8 @@ type reqBody struct {
 	mu        sync.Mutex
 	src       io.Reader // nil: no body at all
 	remaining int64     // bytes src may still give; -1: until EOF
+	max       int64     // bytes of a body of unknown length allowed; 0: no limit
+	read      int64     // bytes read from src
 	srcErr    error     // sticky error (or io.EOF) from src
 	buffered  bool      // src is a BufferedInput: it never blocks the web server
 	unblocked bool      // the answer may go out while the body is unread: full duplex, or all input is in
@@ -46,10 +49,10 @@ func (b *reqBody) reader() io.Reader {
 }
 
 // limit records how many bytes the body has (from CONTENT_LENGTH); -1 means
-// until stdin's end.
-func (b *reqBody) limit(n int64) {
+// until stdin's end, which max, when positive, bounds.
+func (b *reqBody) limit(n, max int64) {
 	b.mu.Lock()
-	b.remaining = n
+	b.remaining, b.max = n, max
 	if n == 0 {
 		b.srcErr = io.EOF
 	}
@@ -81,7 +84,21 @@ func (b *reqBody) readSource(p []byte) (int, error) {
 	if b.remaining >= 0 && int64(len(p)) > b.remaining {
 		p = p[:b.remaining]
 	}
+	if b.remaining < 0 && b.max > 0 && b.read+int64(len(p)) > b.max {
+		if b.read >= b.max {
+			b.srcErr = &http.MaxBytesError{Limit: b.max}
+			return 0, b.srcErr
+		}
+		p = p[:b.max-b.read+1] // one byte past the limit tells whether there is more
+	}
 	n, err := b.src.Read(p)
+	b.read += int64(n)
+	if b.remaining < 0 && b.max > 0 && b.read > b.max {
+		n -= int(b.read - b.max)
+		b.read = b.max
+		b.srcErr = &http.MaxBytesError{Limit: b.max}
+		return n, b.srcErr
+	}
 	if b.remaining >= 0 {
 		b.remaining -= int64(n)
 		if b.remaining == 0 && err == nil {

@@ -141,6 +141,8 @@ func (c *conn) run(req request) {
 	h.Context = ctx
 	h.SpoolMemory = c.srv.SpoolMemory
 	h.TempDir = c.srv.TempDir
+	h.MaxBodyBytes = c.srv.maxBodyBytes()
+	h.Timeout = c.srv.RequestTimeout
 	err := h.Run(c.srv.handler())
 	errs.Close()
 	if err != nil {
@@ -305,7 +307,7 @@ func (b *body) Read(p []byte) (int, error) {
 // own deadline (SetReadDeadline); zero for none.
 func (b *body) readDeadline() time.Time {
 	t := b.deadline
-	if d := b.c.srv.ReadTimeout; d > 0 {
+	if d := b.c.srv.readTimeout(); d > 0 {
 		if r := time.Now().Add(d); t.IsZero() || r.Before(t) {
 			t = r
 		}
@@ -362,7 +364,7 @@ type deadlineWriter struct{ o *output }
 func (d deadlineWriter) Write(p []byte) (int, error) {
 	c := d.o.c
 	t := d.o.deadline
-	if wt := c.srv.WriteTimeout; wt > 0 {
+	if wt := c.srv.writeTimeout(); wt > 0 {
 		if w := time.Now().Add(wt); t.IsZero() || w.Before(t) {
 			t = w
 		}

@@ -15,9 +15,21 @@ import (
 	"github.com/cgiref/cgiref/internal/server"
 )
 
-// DefaultReadHeaderTimeout is how long a Server waits for a header block
-// when its ReadHeaderTimeout is zero.
-const DefaultReadHeaderTimeout = 30 * time.Second
+// Defaults of the Server's limits and timeouts, chosen as fcgi's are: a
+// well-behaved web server never meets them.
+const (
+	// DefaultReadHeaderTimeout: a new connection has this long to send its
+	// header block; web servers send it at once.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultReadTimeout bounds each wait for body bytes: nginx waits up
+	// to client_body_timeout (60 s) between two reads from a slow client.
+	DefaultReadTimeout = 90 * time.Second
+	// DefaultWriteTimeout bounds each write to the web server: nginx gives
+	// up after scgi_read_timeout (60 s) without a byte.
+	DefaultWriteTimeout = 90 * time.Second
+	// DefaultMaxBodyBytes bounds the body of one request.
+	DefaultMaxBodyBytes = 1 << 30
+)
 
 // Limits of the lingering close: after an answer, the rest of an unread body
 // and whatever else the web server sends is read and thrown away for at most
@@ -67,18 +79,24 @@ type Server struct {
 	MaxHeaderBytes int
 
 	// ReadHeaderTimeout is how long a new connection may take to send its
-	// whole header block. Zero means DefaultReadHeaderTimeout; a negative
-	// value, no limit.
-	ReadHeaderTimeout time.Duration
+	// whole header block. ReadTimeout is how long each read of the request
+	// body may wait for bytes from the web server; a read that times out
+	// fails and cancels the request's context. WriteTimeout is the longest
+	// each write of the answer to the web server may take. 0 means the
+	// Default of each; a negative value, no limit.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout time.Duration
 
-	// ReadTimeout is how long each read of the request body may wait for
-	// bytes from the web server; a read that times out fails and cancels the
-	// request's context. Zero means no limit.
-	ReadTimeout time.Duration
+	// RequestTimeout, when positive, bounds how long a handler may run:
+	// its context is cancelled then and the request ends at once, with 503
+	// Service Unavailable when the answer has not begun (as
+	// net/http.TimeoutHandler answers) and cut visibly when it has. 0 means
+	// no limit.
+	RequestTimeout time.Duration
 
-	// WriteTimeout is the longest each write of the answer to the web
-	// server may take. Zero means no limit.
-	WriteTimeout time.Duration
+	// MaxBodyBytes limits the request body: a CONTENT_LENGTH past it is
+	// answered 413 without running the handler. 0 means
+	// DefaultMaxBodyBytes; a negative value, no limit.
+	MaxBodyBytes int64
 
 	// AllowedAddrs lists the network prefixes TCP connections may come from;
 	// others are closed at once, unanswered. Nil admits every address.
@@ -146,12 +164,25 @@ func (s *Server) maxHeaderBytes() int {
 	return s.MaxHeaderBytes
 }
 
-func (s *Server) readHeaderTimeout() time.Duration {
-	if s.ReadHeaderTimeout == 0 {
-		return DefaultReadHeaderTimeout
+// orDefault returns v, or def when v is zero; a negative v means none (0).
+func orDefault[T int64 | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
 	}
-	return s.ReadHeaderTimeout
+	return v
 }
+
+func (s *Server) readHeaderTimeout() time.Duration {
+	return orDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+}
+func (s *Server) readTimeout() time.Duration { return orDefault(s.ReadTimeout, DefaultReadTimeout) }
+func (s *Server) writeTimeout() time.Duration {
+	return orDefault(s.WriteTimeout, DefaultWriteTimeout)
+}
+func (s *Server) maxBodyBytes() int64 { return orDefault(s.MaxBodyBytes, DefaultMaxBodyBytes) }
 
 // Serve accepts connections on l and serves each in its own goroutine. It
 // returns ErrServerClosed after Shutdown or Close, or the error that made

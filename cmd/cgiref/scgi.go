@@ -55,11 +55,13 @@ func runSCGI(args []string, stderr io.Writer) int {
 func scgiLimitFlags(fs *flag.FlagSet, s *scgi.Server) {
 	fs.IntVar(&s.MaxConns, "max-conns", 0, "connections served at once (0: no limit)")
 	fs.IntVar(&s.MaxHeaderBytes, "max-header-bytes", scgi.DefaultMaxHeaderBytes, "largest SCGI header block accepted")
+	fs.Int64Var(&s.MaxBodyBytes, "max-body-bytes", scgi.DefaultMaxBodyBytes, "largest request body; a larger one is answered 413 (-1: no limit)")
 	fs.Int64Var(&s.SpoolMemory, "spool-memory", 1<<20, "bytes of a request body held in memory before a temporary file")
 	fs.StringVar(&s.TempDir, "temp-dir", "", "folder of the temporary files of request bodies (default: the system's)")
 	fs.DurationVar(&s.ReadHeaderTimeout, "read-header-timeout", scgi.DefaultReadHeaderTimeout, "close a connection whose header block takes longer")
-	fs.DurationVar(&s.ReadTimeout, "read-timeout", 0, "fail a body read that waits this long (0: never)")
-	fs.DurationVar(&s.WriteTimeout, "write-timeout", 0, "fail a write to the web server that takes this long (0: never)")
+	fs.DurationVar(&s.ReadTimeout, "read-timeout", scgi.DefaultReadTimeout, "fail a body read that waits this long")
+	fs.DurationVar(&s.WriteTimeout, "write-timeout", scgi.DefaultWriteTimeout, "fail a write to the web server that takes this long")
+	fs.DurationVar(&s.RequestTimeout, "request-timeout", 0, "end a handler that runs this long: 503 before its answer began, cut after (0: no limit)")
 }
 
 // parsePrefixes parses a comma-separated list of address prefixes; a bare

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // Defaults of a Config.
@@ -27,6 +28,47 @@ var ErrTooLarge = errors.New("spool: over the size limit")
 // chunks back to the garbage collector, so a burst leaves no memory behind.
 var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 
+// A Budget bounds the bytes that all the Buffers sharing it hold at once,
+// in memory and on disk. It is safe for concurrent use.
+type Budget struct {
+	Memory, Disk int64 // 0: no limit
+	mem, disk    atomic.Int64
+}
+
+// take counts n more bytes of memory (disk false) or disk; false when that
+// would pass the limit. A nil Budget has no limits.
+func (b *Budget) take(n int64, disk bool) bool {
+	if b == nil || n == 0 {
+		return true
+	}
+	used, limit := &b.mem, b.Memory
+	if disk {
+		used, limit = &b.disk, b.Disk
+	}
+	if used.Add(n) > limit && limit > 0 {
+		used.Add(-n)
+		return false
+	}
+	return true
+}
+
+// give returns n bytes of memory or disk.
+func (b *Budget) give(n int64, disk bool) {
+	if b == nil || n == 0 {
+		return
+	}
+	if disk {
+		b.disk.Add(-n)
+	} else {
+		b.mem.Add(-n)
+	}
+}
+
+// InUse returns the bytes held in memory and on disk.
+func (b *Budget) InUse() (memory, disk int64) {
+	return b.mem.Load(), b.disk.Load()
+}
+
 // Config says where a Buffer keeps its bytes.
 type Config struct {
 	// Memory is how many bytes are held in memory before the rest goes to
@@ -39,6 +81,10 @@ type Config struct {
 	// MaxBytes limits the bytes held at once, in memory and on disk; a
 	// write past it fails with ErrTooLarge. 0 means no limit.
 	MaxBytes int64
+	// Budget, when not nil, is shared with other Buffers: past its memory
+	// the bytes go to the file; past its disk a write fails with
+	// ErrTooLarge.
+	Budget *Budget
 }
 
 func (c Config) memory() int64 {
@@ -93,11 +139,16 @@ func (b *Buffer) Write(p []byte) (int, error) {
 	if b.cfg.MaxBytes > 0 && b.Len()+int64(len(p)) > b.cfg.MaxBytes {
 		return 0, ErrTooLarge
 	}
-	if b.fr == b.fw && b.memLen+int64(len(p)) <= b.cfg.memory() {
+	n := int64(len(p))
+	if b.fr == b.fw && b.memLen+n <= b.cfg.memory() && b.cfg.Budget.take(n, false) {
 		b.appendMem(p)
 		return len(p), nil
 	}
+	if !b.cfg.Budget.take(n, true) {
+		return 0, ErrTooLarge
+	}
 	if err := b.appendFile(p); err != nil {
+		b.cfg.Budget.give(n, true)
 		return 0, err
 	}
 	return len(p), nil
@@ -154,6 +205,7 @@ func (b *Buffer) readMem(p []byte) int {
 	n := copy(p, b.mem[0][b.r:end])
 	b.r += n
 	b.memLen -= int64(n)
+	b.cfg.Budget.give(int64(n), false)
 	if b.r == end {
 		b.r = 0
 		if len(b.mem) == 1 {
@@ -170,6 +222,7 @@ func (b *Buffer) readMem(p []byte) int {
 func (b *Buffer) readFile(p []byte) (int, error) {
 	n, err := b.file.ReadAt(p[:min(int64(len(p)), b.fw-b.fr)], b.fr)
 	b.fr += int64(n)
+	b.cfg.Budget.give(int64(n), true)
 	if b.fr == b.fw {
 		b.fr, b.fw = 0, 0 // caught up: the file is reused from its start
 	}
@@ -185,6 +238,8 @@ func (b *Buffer) readFile(p []byte) (int, error) {
 // Close drops the unread bytes, gives the memory back and removes the
 // temporary file. The Buffer is empty and usable afterwards.
 func (b *Buffer) Close() error {
+	b.cfg.Budget.give(b.memLen, false)
+	b.cfg.Budget.give(b.fw-b.fr, true)
 	for i, c := range b.mem {
 		chunks.Put(c)
 		b.mem[i] = nil

@@ -177,3 +177,27 @@ func TestPipeReadDeadline(t *testing.T) {
 		t.Fatalf("read after clearing the deadline: %d, %v", n, err)
 	}
 }
+
+func TestBudget(t *testing.T) {
+	budget := &Budget{Memory: 10, Disk: 20}
+	dir := t.TempDir()
+	a := NewBuffer(Config{Memory: 100, TempDir: dir, Budget: budget})
+	b := NewBuffer(Config{Memory: 100, TempDir: dir, Budget: budget})
+	a.Write(make([]byte, 8))
+	b.Write(make([]byte, 8)) // memory budget spent: to disk
+	if a.OnDisk() != 0 || b.OnDisk() != 8 {
+		t.Fatalf("on disk: %d, %d", a.OnDisk(), b.OnDisk())
+	}
+	if _, err := b.Write(make([]byte, 13)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("write past the disk budget: %v", err)
+	}
+	if mem, disk := budget.InUse(); mem != 8 || disk != 8 {
+		t.Fatalf("in use: %d, %d", mem, disk)
+	}
+	io.CopyN(io.Discard, a, 5)
+	a.Close()
+	b.Close()
+	if mem, disk := budget.InUse(); mem != 0 || disk != 0 {
+		t.Fatalf("in use after Close: %d, %d", mem, disk)
+	}
+}
