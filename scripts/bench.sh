@@ -28,6 +28,8 @@
 #   - The Go backends run with the default GOMAXPROCS (the number of usable
 #     cores): that is what a deployment gets, and net/http/fcgi and cgiref
 #     are treated alike. GOMAXPROCS is removed from their environment.
+#     They listen without TCP keep-alive probes on accepted connections, as
+#     cmd/cgiref does (the probes cost four setsockopt calls per connection).
 #   - Only one backend runs at a time: each configuration starts its own
 #     backend process, checks with curl that the answer is exactly
 #     "Hello world!\n" with status 200 (the run fails otherwise), warms up,

@@ -56,7 +56,11 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, serv
 	if fs.NArg() != 0 {
 		return fmt.Errorf("%s: unexpected arguments %q", name, fs.Args())
 	}
-	l, err := net.Listen("tcp", *addr)
+	// No TCP keep-alive probes on accepted connections, as cmd/cgiref
+	// listens: the web server on the other end owns the connection, and the
+	// probes cost four setsockopt calls per accepted connection.
+	lc := net.ListenConfig{KeepAlive: -1}
+	l, err := lc.Listen(ctx, "tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
