@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	stdfcgi "net/http/fcgi"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -271,11 +273,13 @@ func BenchmarkHelloKeepAlive(b *testing.B) {
 			}
 			checkHello(b, &out)
 			b.ReportAllocs()
+			done := reportCPU(b)
 			for b.Loop() {
 				if n, err := answer(req, nil); err != nil || n == 0 {
 					b.Fatalf("answer of %d bytes: %v", n, err)
 				}
 			}
+			done()
 		})
 	}
 }
@@ -315,9 +319,11 @@ func BenchmarkHelloPerConn(b *testing.B) {
 			once(&out)
 			checkHello(b, &out)
 			b.ReportAllocs()
+			done := reportCPU(b)
 			for b.Loop() {
 				once(nil)
 			}
+			done()
 		})
 	}
 }
@@ -386,6 +392,45 @@ func TestBenchClients(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// processCPU is the CPU time (user and system, all threads) the process has
+// used, from /proc/self/stat; ok is false where there is no such file.
+func processCPU() (d time.Duration, ok bool) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, false
+	}
+	// After "pid (comm) ", utime and stime are the 12th and 13th fields.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	const tick = 10 * time.Millisecond // USER_HZ is 100 on every Linux ABI
+	return time.Duration(utime+stime) * tick, true
+}
+
+// reportCPU reports, as cpu-ns/op, the process CPU time b's loop used per
+// iteration (client and server together; the client is the same for every
+// server compared). It is called before the loop; the returned function
+// after it.
+func reportCPU(b *testing.B) func() {
+	start, ok := processCPU()
+	return func() {
+		end, ok2 := processCPU()
+		if ok && ok2 && b.N > 0 {
+			b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
 		}
 	}
 }
