@@ -65,7 +65,8 @@
 #                   `go tool pprof -top` for each. Profiling costs a few
 #                   percent of throughput. scripts/profile.sh wraps this.
 #   BENCH_MEMPROFILERATE  with BENCH_PROFILE: bytes per allocation sample
-#                   (runtime.MemProfileRate)                     default 4096
+#                   (runtime.MemProfileRate; lower rates cost CPU that
+#                   shows in the CPU profile)            default 524288
 #   NGINX           the nginx binary                             default: from PATH or /usr/sbin
 #
 # Missing tools (nginx, wrk, gcc, curl, libfcgi-dev) are installed with
@@ -78,7 +79,7 @@ THREADS=${BENCH_THREADS:-1}
 WARMUP=${BENCH_WARMUP:-2s}
 ROUNDS=${BENCH_ROUNDS:-5}
 UPSTREAM_KA=${BENCH_UPSTREAM_KEEPALIVE:-64}
-MEMRATE=${BENCH_MEMPROFILERATE:-4096}
+MEMRATE=${BENCH_MEMPROFILERATE:-524288}
 ONLY=${BENCH_ONLY:-}
 PROFILE=${BENCH_PROFILE:-}
 

@@ -19,7 +19,8 @@
 #
 # Environment: PROFILE_ONLY, an extended regexp of configurations (default
 # the four above); BENCH_DURATION (default 10s), BENCH_MEMPROFILERATE
-# (default 4096) and the rest of bench.sh's variables.
+# (default 524288, the runtime's: finer sampling costs CPU that then shows in
+# the CPU profile) and the rest of bench.sh's variables.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,10 +40,19 @@ BENCH_ONLY=$only BENCH_ROUNDS=1 BENCH_DURATION=${BENCH_DURATION:-10s} BENCH_PROF
 # (syscalls happen inside the others).
 costs=(
 	"syscalls (read, write, accept, close, shutdown, epoll)|^(internal/runtime/syscall/linux\.Syscall6|syscall\.Syscall.*|syscall\.RawSyscall.*|internal/runtime/syscall\.Syscall6)$"
+	"  reads on the connection (FD.Read)|^internal/poll\.\(\*FD\)\.Read$"
+	"  writes on the connection (FD.Write)|^internal/poll\.\(\*FD\)\.Write$"
+	"  accepting connections (FD.Accept)|^internal/poll\.\(\*FD\)\.Accept$"
+	"  closing connections (FD.Close, Shutdown)|^internal/poll\.\(\*FD\)\.(Close|Shutdown)$"
 	"scheduler (findRunnable, park, futex, wake-ups)|^runtime\.(findRunnable|park_m|schedule|futex|wakep|notewakeup|notesleep|stopm|startm)$"
 	"goroutine creation (runtime.newproc)|^runtime\.newproc$"
+	"goroutine stack growth (runtime.newstack)|^runtime\.newstack$"
 	"allocation (mallocgc)|^runtime\.mallocgc$"
+	"  of which allocation profiling (profilealloc)|^runtime\.profilealloc$"
 	"garbage collection (gcBgMarkWorker, gcAssist, sweep)|^runtime\.(gcBgMarkWorker|gcAssistAlloc|bgsweep|sweepone|gcDrain.*)$"
+	"connection set-up (fcgi.newConn, scgi newConn)|^github\.com/cgiref/cgiref/(fcgi\.newConn|scgi\.\(\*Server\)\.newConn)$"
+	"  slog logger per connection (Logger.With)|^log/slog\.\(\*Logger\)\.With$"
+	"SCGI per-request log writer and peer address (NewLogWriter, remote)|^github\.com/cgiref/cgiref/(gateway\.NewLogWriter|scgi\.\(\*conn\)\.remote)$"
 	"FastCGI PARAMS -> environ map (decodeParams)|^github\.com/cgiref/cgiref/fcgi\.decodeParams$"
 	"SCGI header -> environ map (readHeader)|^github\.com/cgiref/cgiref/scgi\.readHeader$"
 	"environ -> *http.Request (environ.NewRequest)|^github\.com/cgiref/cgiref/environ\.NewRequest$"
