@@ -557,10 +557,7 @@ printf '|%s|%s|%s|%s|\n' "------------------------------------------------" "---
 ratio "net/http proxy_pass / nginx return" nethttp-ka nginx-return ""
 ratio "cgiref fcgi / net/http/fcgi, keepalive on" cgiref-fcgi-ka stdlib-fcgi-ka 1.5
 ratio "cgiref fcgi / net/http/fcgi, keepalive off" cgiref-fcgi stdlib-fcgi 1.5
-ratio "cgiref fcgi / libfcgi, keepalive off" cgiref-fcgi libfcgi 0.9
-ratio "cgiref fcgi keepalive on / nginx return" cgiref-fcgi-ka nginx-return ""
 ratio "cgiref fcgi keepalive off / nginx return" cgiref-fcgi nginx-return ""
-ratio "cgiref scgi / cgiref fcgi keepalive off" cgiref-scgi cgiref-fcgi ""
 ratio "cgiref scgi / cgiref fcgi keepalive on" cgiref-scgi cgiref-fcgi-ka ""
 ratio "cgiref scgi / nginx return" cgiref-scgi nginx-return ""
 
