@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # profile.sh: CPU and allocation profiles of the Go backends under nginx load,
-# as scripts/PROFILE.md reports them.
+# as scripts/bench/PROFILE.md reports them.
 #
 # Usage: scripts/profile.sh [DIR]
 #
