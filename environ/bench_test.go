@@ -63,3 +63,28 @@ func BenchmarkFromRequest(b *testing.B) {
 		FromRequest(r)
 	}
 }
+
+// wrkEnviron is what scripts/bench.sh's nginx sends for wrk's GET /: the
+// stock parameters and one header field.
+func wrkEnviron() Environ {
+	return Environ{
+		"CONTENT_LENGTH": "", "QUERY_STRING": "", "REQUEST_METHOD": "GET", "CONTENT_TYPE": "",
+		"SCRIPT_NAME": "", "PATH_INFO": "/", "REQUEST_URI": "/", "DOCUMENT_URI": "/",
+		"DOCUMENT_ROOT": "/usr/share/nginx/html", "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_SCHEME": "http",
+		"GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": "nginx/1.22.1", "REMOTE_ADDR": "127.0.0.1",
+		"REMOTE_PORT": "50000", "SERVER_ADDR": "127.0.0.1", "SERVER_PORT": "10080", "SERVER_NAME": "",
+		"HTTP_HOST": "127.0.0.1:10080",
+	}
+}
+
+// BenchmarkNewRequestSmall measures NewRequest on the hello-world benchmark's
+// environ (one header field).
+func BenchmarkNewRequestSmall(b *testing.B) {
+	env := wrkEnviron()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := NewRequest(env, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench.sh: throughput of cgiref's FastCGI and SCGI front ends behind nginx,
-# side by side with the standard library's net/http/fcgi, a C responder on
-# libfcgi, and nginx answering by itself (the ceiling). wrk drives every
+# side by side with nginx proxy_pass in front of net/http.Server (the
+# alternative to a gateway protocol), the standard library's net/http/fcgi, a
+# C responder on libfcgi, and nginx answering by itself (the ceiling). wrk drives every
 # configuration in the same run, against the same hello-world handler
 # (scripts/bench/internal/hello), and the script prints requests/s and the
 # ratios between them.
@@ -9,8 +10,9 @@
 # Configurations (nginx in front of each; client -> nginx over HTTP/1.1 with
 # keep-alive):
 #   nginx-return     nginx `return 200 "Hello world!\n"`: the ceiling
-#   cgiref-fcgi-ka   cgiref fcgi.Serve,    upstream keepalive 32, fastcgi_keep_conn on
-#   stdlib-fcgi-ka   net/http/fcgi.Serve,  upstream keepalive 32, fastcgi_keep_conn on
+#   nethttp-ka       net/http.Server,      proxy_pass, HTTP/1.1, upstream keepalive 64
+#   cgiref-fcgi-ka   cgiref fcgi.Serve,    upstream keepalive 64, fastcgi_keep_conn on
+#   stdlib-fcgi-ka   net/http/fcgi.Serve,  upstream keepalive 64, fastcgi_keep_conn on
 #   cgiref-fcgi      cgiref fcgi.Serve,    plain fastcgi_pass (a connection per request)
 #   stdlib-fcgi      net/http/fcgi.Serve,  plain fastcgi_pass
 #   libfcgi          C, FCGX_Accept_r loop (one connection at a time), plain fastcgi_pass
@@ -26,6 +28,8 @@
 #   - The Go backends run with the default GOMAXPROCS (the number of usable
 #     cores): that is what a deployment gets, and net/http/fcgi and cgiref
 #     are treated alike. GOMAXPROCS is removed from their environment.
+#     They listen without TCP keep-alive probes on accepted connections, as
+#     cmd/cgiref does (the probes cost four setsockopt calls per connection).
 #   - Only one backend runs at a time: each configuration starts its own
 #     backend process, checks with curl that the answer is exactly
 #     "Hello world!\n" with status 200 (the run fails otherwise), warms up,
@@ -37,32 +41,45 @@
 #     backend, or nginx's worker for the ceiling. It does not count nginx
 #     or wrk, and it is much less sensitive than requests/s to other load on
 #     the machine; the load average is printed with the results for that
-#     reason.
+#     reason. nginx's worker's CPU per request is shown next to it.
 #   - With BENCH_ROUNDS > 1 the configurations run interleaved, round after
-#     round, and the table shows the median rate.
+#     round, and the table shows the median rate (and median CPU).
+#   - The ratios printed are those of the performance goals: cgiref fcgi
+#     with keep-alive against proxy_pass to net/http and against the
+#     ceiling, cgiref fcgi without keep-alive against libfcgi, cgiref scgi
+#     against cgiref fcgi without keep-alive, and each cgiref backend's CPU
+#     per request against net/http.Server's.
 #
 # Environment:
-#   BENCH_DURATION  wrk duration per measurement (N, Ns, Nm or Nh) default 10s
+#   BENCH_DURATION  wrk duration per measurement (N, Ns, Nm or Nh) default 8s
 #   BENCH_CONNS     wrk connections                              default 32
-#   BENCH_THREADS   wrk threads                                  default 2
+#   BENCH_THREADS   wrk threads                                  default 1
 #   BENCH_WARMUP    wrk warm-up before each measurement, 0: none default 2s
-#   BENCH_ROUNDS    measurements per configuration (median)      default 1
+#   BENCH_ROUNDS    measurements per configuration (median)      default 5
+#   BENCH_UPSTREAM_KEEPALIVE  idle connections nginx keeps per
+#                   keep-alive upstream                          default 64
 #   BENCH_ONLY      extended regexp: run only matching configurations
-#   BENCH_PROFILE   a directory: the cgiref backends write CPU profiles there
-#                   (CONFIG.pprof, last round) and the script prints
+#   BENCH_PROFILE   a directory: the Go backends write CPU profiles there
+#                   (CONFIG.pprof, last round) and allocation profiles
+#                   (CONFIG.mem.pprof), and the script prints
 #                   `go tool pprof -top` for each. Profiling costs a few
-#                   percent of throughput.
+#                   percent of throughput. scripts/profile.sh wraps this.
+#   BENCH_MEMPROFILERATE  with BENCH_PROFILE: bytes per allocation sample
+#                   (runtime.MemProfileRate; lower rates cost CPU that
+#                   shows in the CPU profile)            default 524288
 #   NGINX           the nginx binary                             default: from PATH or /usr/sbin
 #
 # Missing tools (nginx, wrk, gcc, curl, libfcgi-dev) are installed with
 # apt-get; Go must already be installed.
 set -euo pipefail
 
-DURATION=${BENCH_DURATION:-10s}
+DURATION=${BENCH_DURATION:-8s}
 CONNS=${BENCH_CONNS:-32}
-THREADS=${BENCH_THREADS:-2}
+THREADS=${BENCH_THREADS:-1}
 WARMUP=${BENCH_WARMUP:-2s}
-ROUNDS=${BENCH_ROUNDS:-1}
+ROUNDS=${BENCH_ROUNDS:-5}
+UPSTREAM_KA=${BENCH_UPSTREAM_KEEPALIVE:-64}
+MEMRATE=${BENCH_MEMPROFILERATE:-524288}
 ONLY=${BENCH_ONLY:-}
 PROFILE=${BENCH_PROFILE:-}
 
@@ -86,6 +103,8 @@ seconds() {
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONNS must be a positive integer"
 [[ $THREADS =~ ^[1-9][0-9]*$ ]] || die "BENCH_THREADS must be a positive integer"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
+[[ $UPSTREAM_KA =~ ^[1-9][0-9]*$ ]] || die "BENCH_UPSTREAM_KEEPALIVE must be a positive integer"
+[[ $MEMRATE =~ ^[1-9][0-9]*$ ]] || die "BENCH_MEMPROFILERATE must be a positive integer"
 ((THREADS <= CONNS)) || die "BENCH_THREADS must not exceed BENCH_CONNS"
 dur_s=$(seconds "$DURATION")
 warm_s=$(seconds "$WARMUP")
@@ -196,6 +215,7 @@ wait_port() {
 # name | backend | nginx location body (@B@: the backend's port) | description
 configs=(
 	"nginx-return||return 200 \"Hello world!\\n\";|nginx return (ceiling)"
+	"nethttp-ka|nethttp|proxy_pass http://up_@NAME@; proxy_http_version 1.1; proxy_set_header Connection \"\";|nginx -> net/http, proxy_pass keepalive"
 	"cgiref-fcgi-ka|cgireffcgi|fastcgi_pass up_@NAME@; fastcgi_keep_conn on; include fastcgi.params;|nginx -> cgiref fcgi, keepalive"
 	"stdlib-fcgi-ka|stdfcgi|fastcgi_pass up_@NAME@; fastcgi_keep_conn on; include fastcgi.params;|nginx -> net/http/fcgi, keepalive"
 	"cgiref-fcgi|cgireffcgi|fastcgi_pass 127.0.0.1:@B@; include fastcgi.params;|nginx -> cgiref fcgi, no keepalive"
@@ -299,7 +319,7 @@ EOF
 			cat <<EOF
     upstream up_${name//-/_} {
         server 127.0.0.1:${back_port[$name]};
-        keepalive 32;
+        keepalive $UPSTREAM_KA;
         keepalive_requests 100000000;
     }
 EOF
@@ -341,8 +361,8 @@ start_backend() {
 		args=("127.0.0.1:$port")
 	else
 		args=(-listen "127.0.0.1:$port")
-		if [[ -n $PROFILE && $be == cgiref* && $round -eq $ROUNDS ]]; then
-			args+=(-cpuprofile "$PROFILE/$name.pprof")
+		if [[ -n $PROFILE && $round -eq $ROUNDS ]]; then
+			args+=(-cpuprofile "$PROFILE/$name.pprof" -memprofile "$PROFILE/$name.mem.pprof" -memprofilerate "$MEMRATE")
 		fi
 	fi
 	env -u GOMAXPROCS "$tmp/bin/$be" "${args[@]}" 2>"$tmp/out/$name.$round.stderr" &
@@ -390,7 +410,22 @@ cpu_ticks() {
 }
 hz=$(getconf CLK_TCK)
 
-declare -A rates notes cpus
+# nginx's worker (worker_processes 1): the process whose CPU per request
+# nginx's own share is.
+nginx_worker=
+for ((i = 0; i < 50; i++)); do
+	nginx_worker=$(awk '{print $1}' "/proc/$nginx_pid/task/$nginx_pid/children" 2>/dev/null) || true
+	[[ -n $nginx_worker ]] && break
+	sleep 0.1
+done
+[[ -n $nginx_worker ]] || die "nginx started no worker process"
+
+# per_req TICKS REQUESTS: microseconds of CPU per request.
+per_req() {
+	awk -v t="$1" -v hz="$hz" -v n="$2" 'BEGIN {printf "%.1f", n ? t / hz / n * 1e6 : 0}'
+}
+
+declare -A rates notes cpus ngcpus served
 load_before=$(cut -d" " -f1-3 /proc/loadavg)
 for ((round = 1; round <= ROUNDS; round++)); do
 	for name in "${names[@]}"; do
@@ -400,19 +435,29 @@ for ((round = 1; round <= ROUNDS; round++)); do
 			pid=$REPLY
 		fi
 		check "$name"
-		((warm_s > 0)) && run_wrk "$name" "$warm_s" "$tmp/out/warmup"
+		warm_n=0
+		if ((warm_s > 0)); then
+			run_wrk "$name" "$warm_s" "$tmp/out/warmup"
+			warm_n=$(awk '/ requests in / {print $1}' "$tmp/out/warmup")
+		fi
 		out="$tmp/out/$name.$round.wrk"
 		# The process serving the requests: the backend, or nginx's worker.
-		cpid=${pid:-$(awk '{print $1}' "/proc/$nginx_pid/task/$nginx_pid/children")}
+		cpid=${pid:-$nginx_worker}
 		t0=$(cpu_ticks "$cpid")
+		g0=$(cpu_ticks "$nginx_worker")
 		run_wrk "$name" "$dur_s" "$out"
 		t1=$(cpu_ticks "$cpid")
+		g1=$(cpu_ticks "$nginx_worker")
 		rate=$(awk '/^Requests\/sec:/ {print $2}' "$out")
 		[[ -n $rate ]] || die "$name: no Requests/sec in the wrk output: $(cat "$out")"
 		n=$(awk '/ requests in / {print $1}' "$out")
+		# Every request this backend process answered (the check, the
+		# warm-up and the measurement), for the allocation profile.
+		served[$name]=$((1 + ${warm_n:-0} + ${n:-0}))
 		rates[$name]+="$rate "
-		cpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", n ? t / hz / n * 1e6 : 0}')
+		cpu=$(per_req $((t1 - t0)) "$n")
 		cpus[$name]+="$cpu "
+		ngcpus[$name]+="$(per_req $((g1 - g0)) "$n") "
 		note=$(grep -E '^ *(Socket errors|Non-2xx or 3xx responses):' "$out" | sed 's/^ *//' | paste -sd';' -) || true
 		[[ -n $note ]] && notes[$name]+="round $round: $note; "
 		echo "round $round/$ROUNDS  $(printf '%-15s %10s req/s %7s us CPU/req' "$name" "$rate" "$cpu")  ${note}" >&2
@@ -440,21 +485,22 @@ median() {
 		if (NR % 2) printf f, v[(NR + 1) / 2]; else printf f, (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-declare -A rps cpu_us
+declare -A rps cpu_us ng_us
 for name in "${names[@]}"; do
 	rps[$name]=$(median %.0f "${rates[$name]}")
 	cpu_us[$name]=$(median %.1f "${cpus[$name]}")
+	ng_us[$name]=$(median %.1f "${ngcpus[$name]}")
 done
 
 echo
 echo "cgiref benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(go version | awk '{print $3}'), $("$NGINX" -v 2>&1 | sed 's/.*: //'), wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP), rounds $ROUNDS (median), load average before $load_before, after $(cut -d" " -f1-3 /proc/loadavg)"
 echo
-echo "CPU us/req: user+system CPU time of the process that answers (the backend; for nginx return, its worker) per request; less sensitive than requests/s to other load on the machine."
+echo "CPU us/req: user+system CPU time of the process that answers (the backend; for nginx return, its worker) per request; less sensitive than requests/s to other load on the machine. nginx us/req: the same for nginx's worker."
 echo
-printf '| %-38s | %10s | %10s | %s | %s |\n' "configuration" "requests/s" "CPU us/req" "rounds (requests/s)" "wrk errors"
-printf '|%s|%s|%s|%s|%s|\n' "----------------------------------------" "-----------:" "-----------:" "---" "---"
+printf '| %-40s | %10s | %10s | %10s | %s | %s |\n' "configuration" "requests/s" "CPU us/req" "nginx us/req" "rounds (requests/s)" "wrk errors"
+printf '|%s|%s|%s|%s|%s|%s|\n' "------------------------------------------" "-----------:" "-----------:" "-------------:" "---" "---"
 for name in "${names[@]}"; do
-	printf '| %-38s | %10s | %10s | %s | %s |\n' "${desc[$name]}" "${rps[$name]}" "${cpu_us[$name]}" "${rates[$name]% }" "${notes[$name]:-none}"
+	printf '| %-40s | %10s | %10s | %12s | %s | %s |\n' "${desc[$name]}" "${rps[$name]}" "${cpu_us[$name]}" "${ng_us[$name]}" "${rates[$name]% }" "${notes[$name]:-none}"
 done
 
 # ratio LABEL A B GOAL: the requests/s of A over B, with the goal when there
@@ -476,15 +522,42 @@ ratio() {
 	fi
 	printf '| %-46s | %7s | %-20s | %9s |\n' "$1" "${r}x" "$verdict" "$eff"
 }
+# cpu_ratio LABEL A B: the backend CPU per request of A over B's; the goal
+# is below 1.
+cpu_ratio() {
+	local a=${cpu_us[$2]:-} b=${cpu_us[$3]:-} r verdict
+	if [[ -z $a || -z $b || $b == 0.0 ]]; then
+		printf '| %-46s | %7s | %-20s |\n' "$1" "n/a" ""
+		return
+	fi
+	r=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')
+	verdict=$(awk -v r="$r" 'BEGIN {print (r < 1) ? "meets" : "ABOVE"}')
+	printf '| %-46s | %7s | %-20s |\n' "$1" "${r}x" "< 1: $verdict"
+}
+echo
+echo "Goals (hello world, this run):"
 echo
 printf '| %-46s | %7s | %-20s | %9s |\n' "ratio of requests/s" "" "goal" "CPU/req B/A"
 printf '|%s|%s|%s|%s|\n' "------------------------------------------------" "--------:" "----------------------" "----------:"
+ratio "cgiref fcgi keepalive / net/http proxy_pass" cgiref-fcgi-ka nethttp-ka 1.15
+ratio "cgiref fcgi keepalive / nginx return" cgiref-fcgi-ka nginx-return 0.40
+ratio "cgiref fcgi / libfcgi, keepalive off" cgiref-fcgi libfcgi 1.3
+ratio "cgiref scgi / cgiref fcgi keepalive off" cgiref-scgi cgiref-fcgi 1.1
+echo
+printf '| %-46s | %7s | %-20s |\n' "backend CPU per request" "" "goal"
+printf '|%s|%s|%s|\n' "------------------------------------------------" "--------:" "----------------------"
+cpu_ratio "cgiref fcgi keepalive / net/http proxy_pass" cgiref-fcgi-ka nethttp-ka
+cpu_ratio "cgiref fcgi no keepalive / net/http proxy_pass" cgiref-fcgi nethttp-ka
+cpu_ratio "cgiref scgi / net/http proxy_pass" cgiref-scgi nethttp-ka
+echo
+echo "Other ratios:"
+echo
+printf '| %-46s | %7s | %-20s | %9s |\n' "ratio of requests/s" "" "goal" "CPU/req B/A"
+printf '|%s|%s|%s|%s|\n' "------------------------------------------------" "--------:" "----------------------" "----------:"
+ratio "net/http proxy_pass / nginx return" nethttp-ka nginx-return ""
 ratio "cgiref fcgi / net/http/fcgi, keepalive on" cgiref-fcgi-ka stdlib-fcgi-ka 1.5
 ratio "cgiref fcgi / net/http/fcgi, keepalive off" cgiref-fcgi stdlib-fcgi 1.5
-ratio "cgiref fcgi / libfcgi, keepalive off" cgiref-fcgi libfcgi 0.9
-ratio "cgiref fcgi keepalive on / nginx return" cgiref-fcgi-ka nginx-return ""
 ratio "cgiref fcgi keepalive off / nginx return" cgiref-fcgi nginx-return ""
-ratio "cgiref scgi / cgiref fcgi keepalive off" cgiref-scgi cgiref-fcgi ""
 ratio "cgiref scgi / cgiref fcgi keepalive on" cgiref-scgi cgiref-fcgi-ka ""
 ratio "cgiref scgi / nginx return" cgiref-scgi nginx-return ""
 
@@ -498,5 +571,22 @@ if [[ -n $PROFILE ]]; then
 		go tool pprof -top -nodecount=25 "$PROFILE/${backend[$name]}" "$f" 2>/dev/null
 		echo "== cumulative top 25 =="
 		go tool pprof -top -cum -nodecount=25 "$PROFILE/${backend[$name]}" "$f" 2>/dev/null
+		m="$PROFILE/$name.mem.pprof"
+		[[ -s $m ]] || continue
+		echo
+		echo "== allocation profile of $name ($m, $((${served[$name]})) requests served) =="
+		# "Showing nodes accounting for X, P% of TOTAL total"
+		nobj=$(go tool pprof -top -nodecount=1 -sample_index=alloc_objects "$PROFILE/${backend[$name]}" "$m" 2>/dev/null |
+			awk '/ total$/ {print $(NF - 1)}')
+		nbytes=$(go tool pprof -top -nodecount=1 -sample_index=alloc_space -unit=B "$PROFILE/${backend[$name]}" "$m" 2>/dev/null |
+			awk '/ total$/ {v = $(NF - 1); sub(/B$/, "", v); print v}')
+		awk -v o="$nobj" -v b="$nbytes" -v n="${served[$name]}" \
+			'BEGIN {printf "about %.1f allocations and %.0f bytes per request (sampled estimate)\n", o / n, b / n}'
+		echo "== allocated objects, flat top 25 =="
+		go tool pprof -top -nodecount=25 -sample_index=alloc_objects "$PROFILE/${backend[$name]}" "$m" 2>/dev/null
+		echo "== allocated objects, cumulative top 25 =="
+		go tool pprof -top -cum -nodecount=25 -sample_index=alloc_objects "$PROFILE/${backend[$name]}" "$m" 2>/dev/null
+		echo "== allocated bytes, flat top 25 =="
+		go tool pprof -top -nodecount=25 -sample_index=alloc_space "$PROFILE/${backend[$name]}" "$m" 2>/dev/null
 	done
 fi

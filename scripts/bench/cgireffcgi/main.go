@@ -5,9 +5,9 @@
 //
 // Usage:
 //
-//	cgireffcgi [-listen 127.0.0.1:9000] [-cpuprofile FILE]
+//	cgireffcgi [-listen 127.0.0.1:9000] [-cpuprofile FILE] [-memprofile FILE [-memprofilerate N]]
 //
-// It stops on SIGINT or SIGTERM, writing the CPU profile first.
+// It stops on SIGINT or SIGTERM, writing the profiles first.
 package main
 
 import (

@@ -4,9 +4,9 @@
 //
 // Usage:
 //
-//	cgirefscgi [-listen 127.0.0.1:9000] [-cpuprofile FILE]
+//	cgirefscgi [-listen 127.0.0.1:9000] [-cpuprofile FILE] [-memprofile FILE [-memprofilerate N]]
 //
-// It stops on SIGINT or SIGTERM, writing the CPU profile first.
+// It stops on SIGINT or SIGTERM, writing the profiles first.
 package main
 
 import (

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 )
 
@@ -29,24 +30,55 @@ func Handler(w http.ResponseWriter, _ *http.Request) {
 // have this signature.
 type ServeFunc func(l net.Listener, handler http.Handler) error
 
-// Run parses args (-listen ADDR, -cpuprofile FILE), listens on ADDR and
-// serves Handler with serve until ctx is done; then it closes the listener,
-// writes the CPU profile when one was asked for, and returns. name is the
-// program name used in usage and error messages.
+// Run parses args (-listen ADDR, -cpuprofile FILE, -memprofile FILE,
+// -memprofilerate N), listens on ADDR and serves Handler with serve until ctx
+// is done; then it closes the listener, writes the profiles that were asked
+// for, and returns. name is the program name used in usage and error
+// messages.
+//
+// The memory profile is the allocation profile of the whole run (pprof's
+// "allocs": alloc_objects and alloc_space, plus what is in use at the end).
+// -memprofilerate sets runtime.MemProfileRate for it (bytes allocated per
+// sample; 1 records every allocation); 0 keeps the runtime's default.
 func Run(ctx context.Context, name string, args []string, stderr io.Writer, serve ServeFunc) (err error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("listen", "127.0.0.1:9000", "TCP address to listen on")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run to this file")
+	memRate := fs.Int("memprofilerate", 0, "with -memprofile: bytes allocated per sample (runtime.MemProfileRate); 0: the default")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *memRate < 0 {
+		return fmt.Errorf("%s: -memprofilerate must not be negative", name)
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("%s: unexpected arguments %q", name, fs.Args())
 	}
-	l, err := net.Listen("tcp", *addr)
+	// No TCP keep-alive probes on accepted connections, as cmd/cgiref
+	// listens: the web server on the other end owns the connection, and the
+	// probes cost four setsockopt calls per accepted connection.
+	lc := net.ListenConfig{KeepAlive: -1}
+	l, err := lc.Listen(ctx, "tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
+	}
+	if *memProfile != "" {
+		if *memRate > 0 {
+			runtime.MemProfileRate = *memRate
+		}
+		// Created now, so that a bad path fails before serving.
+		f, perr := os.Create(*memProfile)
+		if perr != nil {
+			l.Close()
+			return fmt.Errorf("%s: memory profile: %w", name, perr)
+		}
+		defer func() {
+			if perr := writeAllocs(f); perr != nil && err == nil {
+				err = fmt.Errorf("%s: %w", name, perr)
+			}
+		}()
 	}
 	if *profile != "" {
 		stop, perr := startProfile(*profile)
@@ -96,4 +128,18 @@ func startProfile(path string) (stop func() error, err error) {
 		}
 		return nil
 	}, nil
+}
+
+// writeAllocs writes the allocation profile of the run so far to f and
+// closes it.
+func writeAllocs(f *os.File) error {
+	runtime.GC() // the in-use figures as of the last collection: make it now
+	err := pprof.Lookup("allocs").WriteTo(f, 0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("memory profile: %w", err)
+	}
+	return nil
 }

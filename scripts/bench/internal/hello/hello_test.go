@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -45,12 +46,16 @@ func httpServe(addrs chan<- string) ServeFunc {
 }
 
 func TestRunServesAndProfiles(t *testing.T) {
-	profile := filepath.Join(wine.TempDir(t), "cpu.pprof")
+	dir := wine.TempDir(t)
+	profile := filepath.Join(dir, "cpu.pprof")
+	memProfile := filepath.Join(dir, "mem.pprof")
+	rate := runtime.MemProfileRate // -memprofilerate changes it for the process
+	t.Cleanup(func() { runtime.MemProfileRate = rate })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addrs := make(chan string, 1)
 	done := make(chan error, 1)
-	args := []string{"-listen", "127.0.0.1:0", "-cpuprofile", profile}
+	args := []string{"-listen", "127.0.0.1:0", "-cpuprofile", profile, "-memprofile", memProfile, "-memprofilerate", "512"}
 	go func() { done <- Run(ctx, "test", args, io.Discard, httpServe(addrs)) }()
 
 	var addr string
@@ -87,13 +92,15 @@ func TestRunServesAndProfiles(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		t.Error("listener still accepts after Run returned")
 	}
-	data, err := os.ReadFile(profile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A pprof profile is gzip-compressed protobuf.
-	if !bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
-		t.Errorf("profile does not start with the gzip magic: % x", data[:min(len(data), 4)])
+	for _, p := range []string{profile, memProfile} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A pprof profile is gzip-compressed protobuf.
+		if !bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+			t.Errorf("%s does not start with the gzip magic: % x", filepath.Base(p), data[:min(len(data), 4)])
+		}
 	}
 }
 
@@ -109,6 +116,8 @@ func TestRunErrors(t *testing.T) {
 		{"extra argument", []string{"-listen", "127.0.0.1:0", "extra"}, nil, `unexpected arguments ["extra"]`},
 		{"bad address", []string{"-listen", "127.0.0.1:notaport"}, nil, "test: listen tcp"},
 		{"bad profile path", []string{"-listen", "127.0.0.1:0", "-cpuprofile", filepath.Join(wine.TempDir(t), "missing", "p")}, nil, "test: cpu profile:"},
+		{"bad memory profile path", []string{"-listen", "127.0.0.1:0", "-memprofile", filepath.Join(wine.TempDir(t), "missing", "p")}, nil, "test: memory profile:"},
+		{"negative memory profile rate", []string{"-listen", "127.0.0.1:0", "-memprofile", "p", "-memprofilerate", "-1"}, nil, "must not be negative"},
 		{"serve fails", []string{"-listen", "127.0.0.1:0"}, func(net.Listener, http.Handler) error { return early }, "test: serve: early"},
 		{"serve returns nil", []string{"-listen", "127.0.0.1:0"}, func(net.Listener, http.Handler) error { return nil }, "stopped before being asked to"},
 	}
