@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cgiref/cgiref/gateway"
+	"github.com/cgiref/cgiref/internal/stats"
 )
 
 // bufReaderPool holds the connections' bufio.Readers.
@@ -80,6 +81,7 @@ func (c *conn) Serve() {
 	switch {
 	case quiet, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case isTimeout(err):
+		c.srv.counters.Refused(stats.Timeout)
 		c.log.Info("fcgi: connection timed out", "err", err)
 	case gateway.IsClientGone(err):
 		c.log.Info("fcgi: the web server dropped the connection", "err", err)
@@ -109,6 +111,7 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
+		c.srv.counters.BytesIn(int64(headerLen + len(rec.content)))
 		if c.lingering.Load() {
 			continue
 		}
@@ -318,6 +321,7 @@ func (c *conn) writeLocked(b []byte, deadline time.Time) error {
 		c.rwc.SetWriteDeadline(deadline)
 		c.wdeadline = !deadline.IsZero()
 	}
+	c.srv.counters.BytesOut(int64(len(b)))
 	if _, err := c.rwc.Write(b); err != nil {
 		c.werr = fmt.Errorf("%w: %w: %w", gateway.ErrClientGone, ErrConnClosed, err)
 		// The locks are taken in the order c.wmu, then c.mu: nothing

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/cgiref/cgiref/gateway"
 	"github.com/cgiref/cgiref/internal/logline"
 	"github.com/cgiref/cgiref/internal/spool"
+	"github.com/cgiref/cgiref/internal/stats"
 )
 
 // The lifecycle of a request on its connection. The read loop moves a
@@ -128,10 +130,16 @@ func (c *conn) begin(rec record) error {
 	switch {
 	case br.role != roleResponder && br.role != roleAuthorizer && br.role != roleFilter:
 		c.log.Warn("fcgi: unknown role", "role", br.role, "request", rec.id)
+		c.srv.counters.Refused(stats.UnknownRole)
 		return c.refuse(rec.id, statusUnknownRole)
 	case c.srv.DisableMultiplexing && live > 0:
+		c.srv.counters.Refused(stats.ConnRequests)
 		return c.refuse(rec.id, statusCantMultiplex)
-	case shutdown || live >= c.srv.maxConnRequests():
+	case shutdown:
+		c.srv.counters.Refused(stats.Overloaded)
+		return c.refuse(rec.id, statusOverloaded)
+	case live >= c.srv.maxConnRequests():
+		c.srv.counters.Refused(stats.ConnRequests)
 		return c.refuse(rec.id, statusOverloaded)
 	}
 	req := &request{c: c, id: rec.id, role: br.role, keepConn: br.flags&flagKeepConn != 0}
@@ -144,7 +152,11 @@ func (c *conn) begin(rec record) error {
 	c.live++
 	c.waiting++
 	c.resetHeaderBy()
+	active := c.live == 1
 	c.mu.Unlock()
+	if active {
+		c.srv.srv.SetState(c.rwc, http.StateActive)
+	}
 	return nil
 }
 
@@ -176,11 +188,11 @@ func (c *conn) params(req *request, content []byte) error {
 	if len(content) > 0 {
 		if len(*req.paramsp)+len(content) > c.srv.maxHeaderBytes() {
 			c.log.Warn("fcgi: request refused: PARAMS over the limit", "request", req.id, "limit", c.srv.maxHeaderBytes())
-			return c.refuseRequest(req, http.StatusRequestHeaderFieldsTooLarge)
+			return c.refuseRequest(req, http.StatusRequestHeaderFieldsTooLarge, stats.HeaderTooLarge)
 		}
 		if !c.srv.holdHeader(len(content)) {
 			c.log.Warn("fcgi: request refused: the server holds too many PARAMS", "request", req.id, "limit", c.srv.maxHeaderMemory())
-			return c.refuseRequest(req, http.StatusServiceUnavailable)
+			return c.refuseRequest(req, http.StatusServiceUnavailable, stats.HeaderMemory)
 		}
 		*req.paramsp = append(*req.paramsp, content...)
 		return nil
@@ -189,7 +201,7 @@ func (c *conn) params(req *request, content []byte) error {
 	req.releaseParams()
 	if err != nil {
 		c.log.Warn("fcgi: request refused: bad PARAMS", "request", req.id, "err", err)
-		return c.refuseRequest(req, http.StatusBadRequest)
+		return c.refuseRequest(req, http.StatusBadRequest, stats.BadRequest)
 	}
 	if env["CONTENT_LENGTH"] == "-1" {
 		delete(env, "CONTENT_LENGTH") // Caddy, for a chunked request: read STDIN to its end
@@ -197,11 +209,15 @@ func (c *conn) params(req *request, content []byte) error {
 	if max := c.srv.maxBodyBytes(); max > 0 && req.role != roleAuthorizer {
 		if n, err := strconv.ParseInt(env["CONTENT_LENGTH"], 10, 64); err == nil && n > max {
 			c.log.Warn("fcgi: request refused: body over the limit", "request", req.id, "length", n, "limit", max)
-			return c.refuseRequest(req, http.StatusRequestEntityTooLarge)
+			return c.refuseRequest(req, http.StatusRequestEntityTooLarge, stats.BodyTooLarge)
 		}
 	}
 	if c.srv.FixIISPathInfo {
 		environ.StripScriptPrefix(env)
+	}
+	if c.srv.PingPath != "" && requestPath(env) == c.srv.PingPath {
+		c.ping(req)
+		return nil
 	}
 	req.env = env
 	if req.role == roleAuthorizer {
@@ -211,6 +227,15 @@ func (c *conn) params(req *request, content []byte) error {
 	}
 	c.setState(req, stateAwaitInput)
 	return nil
+}
+
+// requestPath is the path of the request's URI, without its query.
+func requestPath(env environ.Environ) string {
+	if uri, ok := env["REQUEST_URI"]; ok {
+		p, _, _ := strings.Cut(uri, "?")
+		return p
+	}
+	return env["SCRIPT_NAME"] + env["PATH_INFO"]
 }
 
 // stdin acts on a STDIN record.
@@ -353,15 +378,28 @@ func (c *conn) cancel(req *request, cause error) {
 
 // refuseRequest answers a request whose PARAMS cannot be used with status
 // and closes it; its neighbours on the connection go on.
-func (c *conn) refuseRequest(req *request, status int) error {
+func (c *conn) refuseRequest(req *request, status int, why stats.Reason) error {
+	c.srv.counters.Refused(why)
 	req.releaseParams()
 	c.mu.Lock()
 	c.reqs[req.id] = refused // ignore the rest of its records
 	c.mu.Unlock()
 	req.out.init(req)
-	req.out.writeAnswer(status)
+	req.out.writeAnswer(status, "")
 	c.closeRequest(req, endComplete, 0)
 	return nil
+}
+
+// ping answers the server's own health check: 200 "pong", without the
+// handler and past every request limit.
+func (c *conn) ping(req *request) {
+	c.srv.counters.Ping()
+	c.mu.Lock()
+	c.reqs[req.id] = refused // ignore the rest of its records
+	c.mu.Unlock()
+	req.out.init(req)
+	req.out.writeAnswer(http.StatusOK, "pong")
+	c.closeRequest(req, endComplete, 0)
 }
 
 // closeRequest ends req, once: it writes what the ending calls for, frees
@@ -384,7 +422,11 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 	if wasParams {
 		c.resetHeaderBy()
 	}
+	idle := c.live == 0 && !c.closed
 	c.mu.Unlock()
+	if idle {
+		c.srv.srv.SetState(c.rwc, http.StateIdle)
+	}
 
 	var err error
 	switch e {
@@ -406,6 +448,11 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 	}
 	if req.stop != nil {
 		req.stop(context.Canceled)
+	}
+	if req.stdin != nil {
+		if n := req.stdin.Spilled(); n > 0 {
+			c.srv.counters.Spooled(n)
+		}
 	}
 	req.release()
 	if req.admitted {
@@ -451,33 +498,35 @@ func (req *request) start() {
 func (req *request) run() {
 	c := req.c
 	defer c.wg.Done()
+	start := time.Now()
 	env := req.env
 	req.env = nil
-	var in io.Reader
-	if req.stdin != nil {
-		in = req.stdin
-	}
-	var errw io.Writer = &req.errOut
-	var logw *logline.Writer
-	if c.srv.StderrToLog {
-		logw = logline.New(c.log, "fcgi: application error output", "request", req.id)
-		errw = logw
-	}
 	if req.admitted = c.srv.admit(req.ctx); !req.admitted {
+		c.srv.counters.Refused(stats.Overloaded)
 		c.log.Warn("fcgi: request refused: MaxRequests in flight", "request", req.id, "limit", c.srv.maxRequests())
 		c.closeRequest(req, endOverloaded, 0)
 		return
 	}
+	c.srv.counters.RequestStarted()
+	if d := c.srv.SlowRequest; d > 0 {
+		defer stats.WatchSlow(req.ctx, c.log, d, env["REQUEST_METHOD"], environ.RequestURI(env, true), &c.srv.counters)()
+	}
+	var in io.Reader
+	if req.stdin != nil {
+		in = req.stdin
+	}
+	errw, flushErrs := req.errorStream(env)
 	h := gateway.NewBaseCGI(in, &req.out, errw, env)
 	h.Context = req.ctx
 	h.Timeout = c.srv.RequestTimeout
 	err := h.Run(c.srv.handler())
-	if logw != nil {
-		logw.Close()
-	}
+	flushErrs()
 	c.mu.Lock()
 	cause := req.cause
 	c.mu.Unlock()
+	res := h.Result()
+	outcome := outcomeOf(cause, err, res)
+	c.srv.counters.RequestEnded(outcome)
 	switch {
 	case cause != nil:
 		c.closeRequest(req, endAborted, 1)
@@ -486,6 +535,50 @@ func (req *request) run() {
 	default:
 		c.closeRequest(req, endComplete, 0)
 	}
+	if c.srv.AccessLog != nil {
+		c.srv.AccessLog(gateway.NewAccessRecord(env, res, start, "fcgi", outcome.String()))
+	}
+}
+
+// outcomeOf says how a request ended, from its cancellation cause, Run's
+// error and result.
+func outcomeOf(cause, err error, res gateway.Result) stats.Outcome {
+	switch {
+	case cause == ErrRequestAborted:
+		return stats.Aborted
+	case cause != nil:
+		return stats.ClientGone
+	case res.TimedOut:
+		return stats.TimedOut
+	case res.Panicked:
+		return stats.Panicked
+	case err != nil && gateway.IsClientGone(err):
+		return stats.ClientGone
+	case err != nil:
+		return stats.Cut
+	}
+	return stats.Completed
+}
+
+// errorStream returns the request's error stream as Server.Errors says,
+// and a function that flushes it once the request is done.
+func (req *request) errorStream(env environ.Environ) (io.Writer, func()) {
+	c := req.c
+	policy := c.srv.Errors
+	if policy == gateway.ErrorsAuto {
+		policy = gateway.ErrorsToWebServer
+		if gateway.IsIIS(env) {
+			policy = gateway.ErrorsToLog
+		}
+	}
+	switch policy {
+	case gateway.ErrorsToLog:
+		w := logline.New(c.log, "fcgi: application error output", "request", req.id)
+		return w, func() { w.Close() }
+	case gateway.ErrorsDiscard:
+		return io.Discard, func() {}
+	}
+	return &req.errOut, func() {}
 }
 
 // writeErr is the error of a write by the handler once the request was

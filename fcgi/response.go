@@ -54,12 +54,15 @@ func (w *stdout) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// writeAnswer buffers an answer the server makes itself: status, and the
-// status line as a plain-text body.
-func (w *stdout) writeAnswer(status int) {
+// writeAnswer buffers an answer the server makes itself: status, and body
+// as plain text ("": the status line).
+func (w *stdout) writeAnswer(status int, body string) {
 	text := http.StatusText(status)
-	fmt.Fprintf(w, "Status: %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n\r\n%d %s\n",
-		status, text, len(text)+5, status, text)
+	if body == "" {
+		body = fmt.Sprintf("%d %s\n", status, text)
+	}
+	fmt.Fprintf(w, "Status: %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n\r\n%s",
+		status, text, len(body), body)
 }
 
 // Flush sends the buffered bytes as a STDOUT record.

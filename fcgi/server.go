@@ -19,6 +19,7 @@ import (
 	"github.com/cgiref/cgiref/gateway"
 	"github.com/cgiref/cgiref/internal/server"
 	"github.com/cgiref/cgiref/internal/spool"
+	"github.com/cgiref/cgiref/internal/stats"
 )
 
 // ErrRequestAborted is the error of a body read after the web server sent
@@ -156,10 +157,33 @@ type Server struct {
 	// with FCGI_CANT_MPX_CONN, and answers FCGI_MPXS_CONNS "0".
 	DisableMultiplexing bool
 
-	// StderrToLog sends the requests' error streams (gateway.Errors) to
-	// Logger, one record per line, instead of FCGI_STDERR records (IIS turns
-	// any FCGI_STDERR output into a 500 answer).
-	StderrToLog bool
+	// Errors says where the requests' error streams (gateway.Errors, and
+	// a panic's stack) go: gateway.ErrorsAuto (the zero value) sends them
+	// as FCGI_STDERR to the web server's error log, except under IIS
+	// (SERVER_SOFTWARE Microsoft-IIS), which turns any FCGI_STDERR output
+	// into a 500 answer: there they go to Logger.
+	Errors gateway.ErrorStream
+
+	// PingPath, when set, is a request path the server answers itself with
+	// 200 and the body "pong", without the handler and past every request
+	// limit, so that health checks see the server even when every handler
+	// is stuck (as PHP-FPM's ping.path).
+	PingPath string
+
+	// SlowRequest, when positive, logs a request still running after this
+	// long, once, with the stacks of its handler's goroutines (found by
+	// the pprof label cgiref_request).
+	SlowRequest time.Duration
+
+	// AccessLog, when not nil, is called once per request that reached the
+	// handler (or was answered by the server: refusals, pings), after its
+	// end.
+	AccessLog func(gateway.AccessRecord)
+
+	// ConnState, when not nil, is called as a connection changes state, as
+	// net/http.Server's is: StateNew, StateActive while requests are in
+	// flight, StateIdle between them, StateClosed.
+	ConnState func(net.Conn, http.ConnState)
 
 	// FixIISPathInfo applies the IIS PATH_INFO fix-up to every request's
 	// environ.
@@ -187,6 +211,18 @@ type Server struct {
 	queued     atomic.Int64  // requests waiting for a slot
 	headerHeld atomic.Int64  // PARAMS bytes held by requests not started
 	budget     spool.Budget  // of all the requests' unread input
+	counters   stats.Counters
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() gateway.Stats { return s.counters.Snapshot() }
+
+// StatusHandler serves the server's counters: GET /status as JSON (with
+// requests_total and requests_in_flight among its fields), GET /metrics in
+// the Prometheus text format (cgiref_requests_total,
+// cgiref_requests_in_flight and more). Serve it on a listener of its own.
+func (s *Server) StatusHandler() http.Handler {
+	return stats.Handler("fcgi", s.counters.Snapshot)
 }
 
 func (s *Server) init() {
@@ -203,6 +239,8 @@ func (s *Server) init() {
 			Logger:       s.logger(),
 			BaseContext:  s.BaseContext,
 			ConnContext:  s.ConnContext,
+			ConnState:    s.ConnState,
+			Counters:     &s.counters,
 			NewConn: func(ctx context.Context, rwc net.Conn) server.Conn {
 				return newConn(s, rwc, ctx)
 			},

@@ -538,10 +538,10 @@ func TestStderr(t *testing.T) {
 	}
 
 	logs := &syncWriter{w: new(bytes.Buffer)}
-	c = dial(t, startServer(t, &Server{Handler: h, StderrToLog: true, Logger: slog.New(slog.NewTextHandler(logs, nil))}))
+	c = dial(t, startServer(t, &Server{Handler: h, Errors: gateway.ErrorsToLog, Logger: slog.New(slog.NewTextHandler(logs, nil))}))
 	c.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), nil))
 	if r := c.results(1)[1]; r.stderr.Len() != 0 || r.body() != "ok" {
-		t.Errorf("with StderrToLog: stderr %q body %q", r.stderr.String(), r.body())
+		t.Errorf("with ErrorsToLog: stderr %q body %q", r.stderr.String(), r.body())
 	}
 	for _, want := range []string{`line="first line"`, "line=second"} {
 		if !strings.Contains(logs.String(), want) {

@@ -168,11 +168,8 @@ const defaultErrorBody = "A server error occurred.  Please contact the administr
 // writeErrorAnswer writes the error answer (ErrorStatus, ErrorHeaders,
 // ErrorBody) in place of the app's, which must not have begun.
 func (w *response) writeErrorAnswer() {
-	w.committed = true
-	status := w.h.ErrorStatus
-	if status == 0 {
-		status = http.StatusInternalServerError
-	}
+	w.committed, w.errorPage = true, true
+	status := w.h.errorStatus()
 	hdrs := w.h.ErrorHeaders
 	if hdrs == nil {
 		hdrs = []headers.Field{{Name: "Content-Type", Value: "text/plain"}}
@@ -184,6 +181,14 @@ func (w *response) writeErrorAnswer() {
 	if err := w.h.writeFixed(w.out, w.req.Method == http.MethodHead, status, hdrs, body); err != nil {
 		_ = w.writeFailed(err)
 	}
+}
+
+// errorStatus is the status of the error answer.
+func (h *Handler) errorStatus() int {
+	if h.ErrorStatus == 0 {
+		return http.StatusInternalServerError
+	}
+	return h.ErrorStatus
 }
 
 // writeFixed writes an answer the gateway makes itself (the error answer,

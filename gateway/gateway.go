@@ -22,6 +22,7 @@ import (
 	"github.com/cgiref/cgiref/environ"
 	"github.com/cgiref/cgiref/headers"
 	"github.com/cgiref/cgiref/internal/spool"
+	"github.com/cgiref/cgiref/internal/stats"
 )
 
 // Handler runs one request through an http.Handler. Create it with
@@ -75,6 +76,8 @@ type Handler struct {
 	// had. The app's later writes fail with http.ErrHandlerTimeout; it runs
 	// in a goroutine of its own, which it leaves when it returns.
 	Timeout time.Duration
+
+	result Result
 }
 
 // NewBaseCGI returns a Handler that answers as a CGI gateway (a Status
@@ -122,9 +125,11 @@ func (h *Handler) Run(app http.Handler) error {
 
 	req, err := environ.NewRequest(env, x.body.reader())
 	if err != nil {
+		h.result = Result{Status: http.StatusBadRequest}
 		return h.badRequest(&x.out, errs, env, err)
 	}
 	if h.MaxBodyBytes > 0 && req.ContentLength > h.MaxBodyBytes {
+		h.result = Result{Status: http.StatusRequestEntityTooLarge}
 		return h.tooLarge(&x.out, errs, req)
 	}
 	x.body.limit(req.ContentLength, h.MaxBodyBytes)
@@ -146,6 +151,7 @@ func (h *Handler) Run(app http.Handler) error {
 	rw := &x.resp
 	rw.init(h, req.WithContext(ctx), &x.out, &x.body, errs)
 	defer rw.release()
+	defer func() { h.result = rw.result(timedOut) }()
 	if h.Timeout > 0 {
 		var err error
 		timedOut, err = rw.serveWithTimeout(app, ctx)
@@ -153,6 +159,25 @@ func (h *Handler) Run(app http.Handler) error {
 	}
 	return rw.serve(app)
 }
+
+// Result is what a Run did, for a front end's counters and access log.
+type Result struct {
+	Status    int   // the status of the answer; 0 when none went out
+	BodyBytes int64 // body bytes the app wrote
+	Panicked  bool  // the app panicked (other than with http.ErrAbortHandler)
+	TimedOut  bool  // Timeout ended the app
+}
+
+// Result returns what the last Run did.
+func (h *Handler) Result() Result { return h.result }
+
+// Stats is a server's counters at one moment, as fcgi.Server.Stats and
+// scgi.Server.Stats return them: connections open and accepted, requests in
+// flight and in total, requests by outcome (completed, client_gone,
+// aborted, panicked, cut, timed_out), refusals by reason, bytes in and out,
+// bodies spooled to disk and their bytes, slow requests and pings. Its JSON
+// form is what the status handler serves.
+type Stats = stats.Snapshot
 
 // exchange holds the state of one Run in a single allocation.
 type exchange struct {

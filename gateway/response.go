@@ -42,6 +42,8 @@ type response struct {
 	done      bool  // the handler returned
 	failed    error // an app error answered with the error page
 	reported  bool  // a stdout error was logged
+	didPanic  bool  // the app panicked
+	errorPage bool  // the error answer went out
 
 	// Storage for commit, so that a typical answer allocates nothing there.
 	fieldStore [8]field
@@ -328,4 +330,18 @@ func (w *response) EnableFullDuplex() error {
 		return http.ErrNotSupported
 	}
 	return nil
+}
+
+// result reports what the answer was.
+func (w *response) result(timedOut bool) Result {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := Result{Status: w.status, BodyBytes: w.written, Panicked: w.didPanic, TimedOut: timedOut}
+	switch {
+	case timedOut && w.failed == http.ErrHandlerTimeout && w.status == 0:
+		r.Status = http.StatusServiceUnavailable
+	case w.failed != nil && w.errorPage:
+		r.Status = w.h.errorStatus()
+	}
+	return r
 }

@@ -95,6 +95,7 @@ func (w *response) panicked(p any, stack []byte) error {
 		}
 		return http.ErrAbortHandler
 	}
+	w.didPanic = true
 	w.logPanic(p, stack)
 	if w.failed != nil {
 		return w.out.end() // the error answer went out before the panic

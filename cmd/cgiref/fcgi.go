@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cgiref/cgiref/fcgi"
+	"github.com/cgiref/cgiref/gateway"
 	substrate "github.com/cgiref/cgiref/internal/server"
 )
 
@@ -20,14 +21,17 @@ func runFCGI(args []string, stderr io.Writer) int {
 	s := &fcgi.Server{}
 	fcgiLimitFlags(fs, s)
 	iisFix := fs.Bool("iis", false, "apply the IIS PATH_INFO fix-up to every request")
-	toLog := fs.Bool("stderr-to-log", false, "log the application's error output instead of sending FCGI_STDERR (for IIS)")
+	toLog := fs.Bool("stderr-to-log", false, "the same as -errors log")
 	var o appOptions
 	log, h, code, done := o.setup(fs, args, false, stderr)
 	if done {
 		return code
 	}
 	defer o.Close()
-	s.Handler, s.Logger, s.FixIISPathInfo, s.StderrToLog = h, log, *iisFix, *toLog
+	s.Handler, s.Logger, s.FixIISPathInfo = h, log, *iisFix
+	if *toLog {
+		s.Errors = gateway.ErrorsToLog
+	}
 	if v := os.Getenv("FCGI_WEB_SERVER_ADDRS"); v != "" {
 		var err error
 		if s.AllowedAddrs, err = substrate.ParseAddrs(strings.Split(v, ",")); err != nil {

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cgiref/cgiref/internal/stats"
 )
 
 // A Conn is one accepted connection, served by a protocol.
@@ -55,6 +57,13 @@ type Server struct {
 	// of a listener's connections, and a connection's own.
 	BaseContext func(net.Listener) context.Context
 	ConnContext func(ctx context.Context, c net.Conn) context.Context
+	// ConnState, when not nil, is called as a connection changes state,
+	// as net/http.Server's is: StateNew when accepted, StateActive and
+	// StateIdle as its requests come and go (through SetState), StateClosed
+	// at its end.
+	ConnState func(net.Conn, http.ConnState)
+	// Counters, when not nil, count the connections and refusals.
+	Counters *stats.Counters
 
 	initOnce   sync.Once
 	slots      chan struct{} // one per connection served, when MaxConns > 0
@@ -197,6 +206,9 @@ func (s *Server) serveConn(ctx context.Context, rwc net.Conn) {
 		s.logger().Warn(s.Protocol+": connection refused: address not allowed", "remote", rwc.RemoteAddr().String())
 		rwc.Close()
 		s.releaseSlot()
+		if s.Counters != nil {
+			s.Counters.Refused(stats.NotAllowed)
+		}
 		return
 	}
 	if s.ConnContext != nil {
@@ -210,11 +222,26 @@ func (s *Server) serveConn(ctx context.Context, rwc net.Conn) {
 		s.releaseSlot()
 		return
 	}
+	if s.Counters != nil {
+		s.Counters.ConnOpened()
+	}
+	s.SetState(rwc, http.StateNew)
 	go func() {
 		defer s.releaseSlot()
 		defer s.trackConn(c, false)
 		c.Serve()
+		s.SetState(rwc, http.StateClosed)
+		if s.Counters != nil {
+			s.Counters.ConnClosed()
+		}
 	}()
+}
+
+// SetState reports a connection's new state to ConnState.
+func (s *Server) SetState(c net.Conn, state http.ConnState) {
+	if s.ConnState != nil {
+		s.ConnState(c, state)
+	}
 }
 
 func isTemporary(err error) bool {

@@ -140,6 +140,13 @@ func (p *Pipe) Buffered() (total, onDisk int64) {
 	return p.buf.Len(), p.buf.OnDisk()
 }
 
+// Spilled returns how many bytes have ever gone to the temporary file.
+func (p *Pipe) Spilled() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buf.Spilled()
+}
+
 // Release fails later reads with io.ErrClosedPipe, frees the memory and
 // removes the temporary file.
 func (p *Pipe) Release() error {

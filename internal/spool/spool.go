@@ -109,12 +109,13 @@ func (c Config) prefix() string {
 // file otherwise; once the reader has caught up with the file it is reused
 // from its start. A Buffer is not safe for concurrent use; Pipe is.
 type Buffer struct {
-	cfg    Config
-	mem    []*[chunkSize]byte // unread bytes start at mem[0][r:] and end at mem[last][:w]
-	r, w   int
-	memLen int64
-	file   *os.File // unread bytes are [fr, fw)
-	fr, fw int64
+	cfg     Config
+	mem     []*[chunkSize]byte // unread bytes start at mem[0][r:] and end at mem[last][:w]
+	r, w    int
+	memLen  int64
+	file    *os.File // unread bytes are [fr, fw)
+	fr, fw  int64
+	spilled int64 // bytes ever written to the file
 }
 
 // NewBuffer returns an empty Buffer.
@@ -180,8 +181,12 @@ func (b *Buffer) appendFile(p []byte) error {
 		return fmt.Errorf("spool: writing %s: %w", b.file.Name(), err)
 	}
 	b.fw += int64(n)
+	b.spilled += int64(n)
 	return nil
 }
+
+// Spilled returns how many bytes have ever gone to the temporary file.
+func (b *Buffer) Spilled() int64 { return b.spilled }
 
 // Read reads unread bytes; it returns 0, io.EOF when there are none.
 func (b *Buffer) Read(p []byte) (int, error) {
