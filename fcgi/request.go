@@ -509,7 +509,7 @@ func (req *request) run() {
 	}
 	c.srv.counters.RequestStarted()
 	if d := c.srv.SlowRequest; d > 0 {
-		defer stats.WatchSlow(req.ctx, c.log, d, env["REQUEST_METHOD"], environ.RequestURI(env, true), &c.srv.counters)()
+		defer stats.WatchSlow(req.ctx, c.log, d, env["REQUEST_METHOD"], gateway.RequestTarget(env), &c.srv.counters)()
 	}
 	var in io.Reader
 	if req.stdin != nil {

@@ -23,6 +23,8 @@ import (
 //     web server sends without waiting for the app, so the core never spools
 //     the body; before its answer goes out it only waits for the web server
 //     to finish sending it, unless the app enabled full duplex.
+//   - Stderr may implement RecordWriter: a panic's report and stack go out
+//     as one record.
 //   - Stdin may implement ReadDeadliner and Stdout WriteDeadliner and
 //     FullDuplexer: http.ResponseController's SetReadDeadline,
 //     SetWriteDeadline and EnableFullDuplex reach them; without them those
@@ -66,6 +68,13 @@ type AnswerEnder interface {
 // http.ResponseController.EnableFullDuplex is not held back.
 type BufferedInput interface {
 	AwaitInput() error
+}
+
+// RecordWriter is implemented by a Stderr that logs records rather than
+// bytes: the gateway writes a panic's report and stack with WriteRecord, so
+// that they stay one record.
+type RecordWriter interface {
+	WriteRecord(p []byte) error
 }
 
 // ReadDeadliner is implemented by a Stdin that can bound how long the

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,20 @@ func IsIIS(env environ.Environ) bool {
 	return strings.HasPrefix(env["SERVER_SOFTWARE"], "Microsoft-IIS")
 }
 
+// RequestTarget is the request's target as the client sent it:
+// REQUEST_URI when the web server passes it, else the escaped SCRIPT_NAME
+// and PATH_INFO with QUERY_STRING.
+func RequestTarget(env environ.Environ) string {
+	if uri, ok := env["REQUEST_URI"]; ok {
+		return uri
+	}
+	t := (&url.URL{Path: env["SCRIPT_NAME"] + env["PATH_INFO"]}).EscapedPath()
+	if q := env["QUERY_STRING"]; q != "" {
+		t += "?" + q
+	}
+	return t
+}
+
 // AccessRecord is one request as an access log sees it: the fields of a
 // combined log line, plus the time taken and the protocol.
 type AccessRecord struct {
@@ -76,7 +91,7 @@ func NewAccessRecord(env environ.Environ, res Result, start time.Time, protocol,
 		RemoteUser: env["REMOTE_USER"],
 		Start:      start,
 		Method:     env["REQUEST_METHOD"],
-		RequestURI: environ.RequestURI(env, true),
+		RequestURI: RequestTarget(env),
 		Proto:      env["SERVER_PROTOCOL"],
 		Status:     res.Status,
 		BodyBytes:  res.BodyBytes,

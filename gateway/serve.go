@@ -117,6 +117,10 @@ func (w *response) logPanic(p any, stack []byte) {
 	if w.h.TracebackLimit >= 0 {
 		b.Write(trimStack(stack, w.h.TracebackLimit))
 	}
+	if rw, ok := w.errs.(RecordWriter); ok {
+		_ = rw.WriteRecord(b.Bytes())
+		return
+	}
 	_, _ = w.errs.Write(b.Bytes())
 }
 

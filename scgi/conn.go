@@ -11,12 +11,14 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cgiref/cgiref/gateway"
 	"github.com/cgiref/cgiref/internal/logline"
+	"github.com/cgiref/cgiref/internal/stats"
 )
 
 // Buffers reused from one connection to the next.
@@ -119,6 +121,8 @@ func (c *conn) remote() string {
 // run runs the request through the gateway, then closes the connection:
 // gracefully after a whole answer, with a reset after a cut one.
 func (c *conn) run(req request) {
+	start := time.Now()
+	c.srv.srv.SetState(c.rwc, http.StateActive)
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	defer cancel(nil)
 	c.cancel = cancel
@@ -131,12 +135,21 @@ func (c *conn) run(req request) {
 		writerPool.Put(bw)
 	}()
 	body := &body{c: c, n: req.contentLength}
-	errs := logline.New(c.srv.logger(), "scgi: application error output",
-		"remote", c.remote(), "method", req.env["REQUEST_METHOD"], "uri", req.env["REQUEST_URI"])
 	if body.n == 0 {
 		c.watch()
 	}
-
+	if p := c.srv.PingPath; p != "" && requestPath(req.env) == p {
+		c.srv.counters.Ping()
+		out.Write(pong)
+		out.Flush()
+		c.finish(body)
+		return
+	}
+	c.srv.counters.RequestStarted()
+	if d := c.srv.SlowRequest; d > 0 {
+		defer stats.WatchSlow(ctx, c.srv.logger(), d, req.env["REQUEST_METHOD"], gateway.RequestTarget(req.env), &c.srv.counters)()
+	}
+	errs, flushErrs := c.errorStream(req)
 	h := gateway.NewBaseCGI(body, out, errs, req.env)
 	h.Context = ctx
 	h.SpoolMemory = c.srv.SpoolMemory
@@ -144,7 +157,15 @@ func (c *conn) run(req request) {
 	h.MaxBodyBytes = c.srv.maxBodyBytes()
 	h.Timeout = c.srv.RequestTimeout
 	err := h.Run(c.srv.handler())
-	errs.Close()
+	flushErrs()
+	res := h.Result()
+	outcome := outcomeOf(context.Cause(ctx), err, res)
+	c.srv.counters.RequestEnded(outcome)
+	c.srv.counters.BytesIn(req.headerLen + req.contentLength - body.n)
+	c.srv.counters.BytesOut(out.written)
+	if c.srv.AccessLog != nil {
+		defer func() { c.srv.AccessLog(gateway.NewAccessRecord(req.env, res, start, "scgi", outcome.String())) }()
+	}
 	if err != nil {
 		if !gateway.IsClientGone(err) && !errors.Is(err, http.ErrAbortHandler) {
 			c.srv.logger().Warn("scgi: answer cut short: resetting the connection", "remote", c.remote(), "uri", req.env["REQUEST_URI"], "err", err)
@@ -153,6 +174,44 @@ func (c *conn) run(req request) {
 		return
 	}
 	c.finish(body)
+}
+
+// pong is the answer to PingPath.
+var pong = []byte("Status: 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 4\r\n\r\npong")
+
+// requestPath is the path of the request's URI, without its query.
+func requestPath(env map[string]string) string {
+	if uri, ok := env["REQUEST_URI"]; ok {
+		p, _, _ := strings.Cut(uri, "?")
+		return p
+	}
+	return env["SCRIPT_NAME"] + env["PATH_INFO"]
+}
+
+// outcomeOf says how a request ended.
+func outcomeOf(cause, err error, res gateway.Result) stats.Outcome {
+	switch {
+	case res.TimedOut:
+		return stats.TimedOut
+	case res.Panicked:
+		return stats.Panicked
+	case errors.Is(cause, ErrConnClosed), err != nil && gateway.IsClientGone(err):
+		return stats.ClientGone
+	case err != nil:
+		return stats.Cut
+	}
+	return stats.Completed
+}
+
+// errorStream returns the request's error stream as Server.Errors says,
+// and a function that flushes it once the request is done.
+func (c *conn) errorStream(req request) (io.Writer, func()) {
+	if c.srv.Errors == gateway.ErrorsDiscard {
+		return io.Discard, func() {}
+	}
+	w := logline.New(c.srv.logger(), "scgi: application error output",
+		"remote", c.remote(), "method", req.env["REQUEST_METHOD"], "uri", req.env["REQUEST_URI"])
+	return w, func() { w.Close() }
 }
 
 // reset closes the connection so that the web server sees an error, not
@@ -230,6 +289,7 @@ func (c *conn) headerFailed(err error) {
 	case err == io.ErrUnexpectedEOF:
 		reason = "header block cut short"
 	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.srv.counters.Refused(stats.Timeout)
 		log.Error("scgi: header block not received in time", "remote", c.remote(), "timeout", c.srv.readHeaderTimeout())
 		return
 	case errors.Is(err, net.ErrClosed):
@@ -239,6 +299,7 @@ func (c *conn) headerFailed(err error) {
 		log.Error("scgi: reading the header block", "remote", c.remote(), "err", err)
 		return
 	}
+	c.srv.counters.Refused(stats.BadRequest)
 	log.Error("scgi: bad request", "remote", c.remote(), "err", err)
 	c.rwc.SetWriteDeadline(time.Now().Add(lingerTimeout))
 	if _, werr := c.rwc.Write(badRequest(reason)); werr != nil {
@@ -329,6 +390,7 @@ type output struct {
 	w        *bufio.Writer
 	deadline time.Time // the request's own write deadline
 	armed    bool      // the connection has a write deadline set
+	written  int64     // bytes of the answer
 }
 
 // errGone is what writes return once the web server has broken the
@@ -339,7 +401,9 @@ func (o *output) Write(p []byte) (int, error) {
 	if o.c.gone.Load() {
 		return 0, errGone
 	}
-	return o.w.Write(p)
+	n, err := o.w.Write(p)
+	o.written += int64(n)
+	return n, err
 }
 
 // Flush sends what is buffered to the web server.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -47,6 +48,7 @@ var (
 type request struct {
 	env           environ.Environ
 	contentLength int64
+	headerLen     int64 // bytes of the header netstring
 }
 
 // maxDigits is how many decimal digits a netstring length below or at limit
@@ -119,7 +121,9 @@ func readHeader(br *bufio.Reader, limit int) (request, error) {
 		return request{}, errNoComma
 	}
 	// buf is never written again, so the string may share its memory.
-	return parseBlock(unsafe.String(unsafe.SliceData(buf), n))
+	req, err := parseBlock(unsafe.String(unsafe.SliceData(buf), n))
+	req.headerLen = int64(len(strconv.Itoa(n)) + 2 + n)
+	return req, err
 }
 
 // parseBlock parses the header block: NUL-terminated names and values, the

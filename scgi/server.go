@@ -11,8 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cgiref/cgiref/gateway"
 	"github.com/cgiref/cgiref/internal/listen"
 	"github.com/cgiref/cgiref/internal/server"
+	"github.com/cgiref/cgiref/internal/stats"
 )
 
 // Defaults of the Server's limits and timeouts, chosen as fcgi's are: a
@@ -117,6 +119,28 @@ type Server struct {
 	// (gateway.Errors); nil means slog.Default().
 	Logger *slog.Logger
 
+	// Errors says where the requests' error streams go: SCGI has no error
+	// stream, so gateway.ErrorsAuto and gateway.ErrorsToWebServer mean
+	// Logger (the lines of one write are one record, a panic's stack is one
+	// record); gateway.ErrorsDiscard drops them.
+	Errors gateway.ErrorStream
+
+	// PingPath, when set, is a request path the server answers itself with
+	// 200 and the body "pong", without the handler, so that health checks
+	// see the server even when every handler is stuck.
+	PingPath string
+
+	// SlowRequest, when positive, logs a request still running after this
+	// long, once, with the stacks of its handler's goroutines.
+	SlowRequest time.Duration
+
+	// AccessLog, when not nil, is called once per request after its end.
+	AccessLog func(gateway.AccessRecord)
+
+	// ConnState, when not nil, is called as a connection changes state, as
+	// net/http.Server's is.
+	ConnState func(net.Conn, http.ConnState)
+
 	// BaseContext returns the parent context of the requests served from a
 	// listener, and ConnContext that of a connection's request, as
 	// net/http.Server's do; nil means context.Background() and no change.
@@ -125,6 +149,17 @@ type Server struct {
 
 	initOnce sync.Once
 	srv      server.Server
+	counters stats.Counters
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() gateway.Stats { return s.counters.Snapshot() }
+
+// StatusHandler serves the server's counters: GET /status as JSON (with
+// requests_total and requests_in_flight among its fields), GET /metrics in
+// the Prometheus text format. Serve it on a listener of its own.
+func (s *Server) StatusHandler() http.Handler {
+	return stats.Handler("scgi", s.counters.Snapshot)
 }
 
 func (s *Server) init() {
@@ -136,6 +171,8 @@ func (s *Server) init() {
 			Logger:       s.logger(),
 			BaseContext:  s.BaseContext,
 			ConnContext:  s.ConnContext,
+			ConnState:    s.ConnState,
+			Counters:     &s.counters,
 			NewConn: func(ctx context.Context, rwc net.Conn) server.Conn {
 				return s.newConn(ctx, rwc)
 			},

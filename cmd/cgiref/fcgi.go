@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/cgiref/cgiref/fcgi"
-	"github.com/cgiref/cgiref/gateway"
 	substrate "github.com/cgiref/cgiref/internal/server"
 )
 
@@ -22,6 +21,7 @@ func runFCGI(args []string, stderr io.Writer) int {
 	fcgiLimitFlags(fs, s)
 	iisFix := fs.Bool("iis", false, "apply the IIS PATH_INFO fix-up to every request")
 	toLog := fs.Bool("stderr-to-log", false, "the same as -errors log")
+	obs := observeFlags(fs)
 	var o appOptions
 	log, h, code, done := o.setup(fs, args, false, stderr)
 	if done {
@@ -30,7 +30,7 @@ func runFCGI(args []string, stderr io.Writer) int {
 	defer o.Close()
 	s.Handler, s.Logger, s.FixIISPathInfo = h, log, *iisFix
 	if *toLog {
-		s.Errors = gateway.ErrorsToLog
+		obs.errors = "log"
 	}
 	if v := os.Getenv("FCGI_WEB_SERVER_ADDRS"); v != "" {
 		var err error
@@ -39,6 +39,16 @@ func runFCGI(args []string, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if err := obs.apply(log, observed{&s.PingPath, &s.SlowRequest, &s.Errors, &s.AccessLog}); err != nil {
+		log.Error("fcgi", "err", err)
+		return 2
+	}
+	stopStatus, err := obs.serveStatus(log, s.StatusHandler())
+	if err != nil {
+		log.Error("fcgi", "err", err)
+		return 1
+	}
+	defer stopStatus()
 	serve, where, err := lo.serve(s.Serve)
 	if err != nil {
 		log.Error("fcgi", "err", err)

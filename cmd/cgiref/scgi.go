@@ -20,6 +20,7 @@ func runSCGI(args []string, stderr io.Writer) int {
 	allow := fs.String("allow", "", "comma-separated address prefixes TCP connections may come from, such as 127.0.0.1/32 (default: all)")
 	s := &scgi.Server{}
 	scgiLimitFlags(fs, s)
+	obs := observeFlags(fs)
 	var o appOptions
 	log, h, code, done := o.setup(fs, args, false, stderr)
 	if done {
@@ -32,6 +33,16 @@ func runSCGI(args []string, stderr io.Writer) int {
 		return 2
 	}
 	s.Handler, s.Logger, s.AllowedAddrs = h, log, allowed
+	if err := obs.apply(log, observed{&s.PingPath, &s.SlowRequest, &s.Errors, &s.AccessLog}); err != nil {
+		log.Error("scgi", "err", err)
+		return 2
+	}
+	stopStatus, err := obs.serveStatus(log, s.StatusHandler())
+	if err != nil {
+		log.Error("scgi", "err", err)
+		return 1
+	}
+	defer stopStatus()
 	serve, where, err := lo.serve(s.Serve)
 	if err != nil {
 		log.Error("scgi", "err", err)

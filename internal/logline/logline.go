@@ -45,6 +45,18 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteRecord logs p as one record, whatever lines it holds (the
+// gateway writes a panic's report and stack this way); an unterminated line
+// written before is logged first.
+func (w *Writer) WriteRecord(p []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.logLine()
+	w.line = append(w.line, bytes.TrimRight(p, "\r\n")...)
+	w.logLine()
+	return nil
+}
+
 // Close logs the last, unterminated line, if any.
 func (w *Writer) Close() error {
 	w.mu.Lock()

@@ -31,3 +31,17 @@ func TestWriter(t *testing.T) {
 		t.Errorf("log\n%s\nwant\n%s", buf.String(), want)
 	}
 }
+
+func TestWriteRecord(t *testing.T) {
+	var buf bytes.Buffer
+	w := New(slog.New(slog.NewTextHandler(&buf, nil)), "app output")
+	w.Write([]byte("partial"))
+	w.WriteRecord([]byte("gateway: panic serving GET /: boom\ngoroutine 7 [running]:\nmain.handler()\n"))
+	w.Close()
+	if n := strings.Count(buf.String(), "msg="); n != 2 {
+		t.Errorf("%d records, want 2 (the partial line, then the whole report):\n%s", n, buf.String())
+	}
+	if !strings.Contains(buf.String(), `line="gateway: panic serving GET /: boom\ngoroutine 7 [running]:\nmain.handler()"`) {
+		t.Errorf("the report is not one record:\n%s", buf.String())
+	}
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/cgiref/cgiref/gateway"
+)
+
+// observeOptions are the flags of the fcgi and scgi subcommands that show
+// what the server does.
+type observeOptions struct {
+	status    string        // -status ADDR
+	ping      string        // -ping PATH
+	slow      time.Duration // -slow D
+	errors    string        // -errors auto|webserver|log|discard
+	accessLog bool          // -access-log
+}
+
+func observeFlags(fs *flag.FlagSet) *observeOptions {
+	o := &observeOptions{}
+	fs.StringVar(&o.status, "status", "", "serve GET /status (JSON) and GET /metrics (Prometheus) on `ADDR`, such as 127.0.0.1:9180")
+	fs.StringVar(&o.ping, "ping", "", "answer requests for `PATH` with 200 pong from the server itself, for health checks")
+	fs.DurationVar(&o.slow, "slow", 0, "log a request still running after this long, with its handler's stack (0: never)")
+	fs.StringVar(&o.errors, "errors", "auto", "where the application's error output goes: auto, webserver, log or discard")
+	fs.BoolVar(&o.accessLog, "access-log", false, "log every request as a combined log line with its duration")
+	return o
+}
+
+// observed is what a server offers to observeOptions.
+type observed struct {
+	pingPath    *string
+	slowRequest *time.Duration
+	errors      *gateway.ErrorStream
+	accessLog   *func(gateway.AccessRecord)
+}
+
+// apply sets the server's fields from the flags.
+func (o *observeOptions) apply(log *slog.Logger, s observed) error {
+	es, err := gateway.ParseErrorStream(o.errors)
+	if err != nil {
+		return err
+	}
+	*s.errors, *s.pingPath, *s.slowRequest = es, o.ping, o.slow
+	if o.accessLog {
+		*s.accessLog = func(a gateway.AccessRecord) { log.Info("access", "line", a.CombinedLog()) }
+	}
+	return nil
+}
+
+// serveStatus serves the status handler on -status until stop is called;
+// without -status it does nothing.
+func (o *observeOptions) serveStatus(log *slog.Logger, h http.Handler) (stop func(), err error) {
+	if o.status == "" {
+		return func() {}, nil
+	}
+	l, err := net.Listen("tcp", o.status)
+	if err != nil {
+		return nil, fmt.Errorf("-status: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("status server", "err", err)
+		}
+	}()
+	log.Info("status: serving /status and /metrics", "listen", l.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}
