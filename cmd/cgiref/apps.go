@@ -283,6 +283,18 @@ func (a *filesApp) fail(w http.ResponseWriter, r *http.Request, err error) {
 	http.NotFound(w, r)
 }
 
+// duplexApp answers while it reads: "first" is flushed before the body is
+// read, then the body's length.
+func duplexApp(w http.ResponseWriter, r *http.Request) {
+	if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
+		logf(r, "duplex: %v", err)
+	}
+	io.WriteString(w, "first\n")
+	w.(http.Flusher).Flush()
+	n, err := io.Copy(io.Discard, r.Body)
+	fmt.Fprintf(w, "got %d %v\n", n, err)
+}
+
 // streamDelay is the pause between the two lines of /stream.
 const streamDelay = time.Second
 
@@ -300,6 +312,8 @@ func (c *checkApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		panic("cgiref check: /panic requested")
 	case p == "/stream":
 		streamApp(w, r)
+	case p == "/duplex":
+		duplexApp(w, r)
 	case strings.HasPrefix(p, "/status/"):
 		statusApp(w, strings.TrimPrefix(p, "/status/"))
 	case p == "/auth":
