@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -409,6 +410,7 @@ func TestCheckApp(t *testing.T) {
 		{"GET", "/files/../secret.txt", nil, 404, "", ""},
 		{"GET", "/files", nil, 301, "", ""},
 		{"GET", "/filesystem", nil, 200, "", "text/plain; charset=utf-8"},
+		{"GET", "/pid", nil, 200, "pid " + strconv.Itoa(os.Getpid()) + "\n", "text/plain; charset=utf-8"},
 		{"GET", "/anything", nil, 200, "", "text/plain; charset=utf-8"},
 	}
 	for _, validated := range []bool{false, true} {

@@ -28,7 +28,8 @@
 //     writes two lines a second apart with a flush between them,
 //     /status/NNN answers status NNN, /auth answers as a FastCGI authorizer
 //     (200 and Variable-AUTH_USER when the request has X-Auth: ok, else
-//     403), /files/ serves -dir, anything else is the demo listing.
+//     403), /pid answers "pid N" (and X-Pid: N), the id of the process
+//     that answered, /files/ serves -dir, anything else is the demo listing.
 //
 // -validate wraps the application in validate.Validator.
 //
