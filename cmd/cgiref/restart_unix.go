@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"github.com/cgiref/cgiref/internal/listen"
+	"golang.org/x/sys/unix"
 )
 
 // Environment variables of the hand-over, besides systemd's LISTEN_FDS,
@@ -60,6 +61,15 @@ const (
 
 // handoverTimeout bounds the wait for the new process to report ready.
 const handoverTimeout = 30 * time.Second
+
+// handoverSettle is how long the old process waits, once it no longer
+// accepts, before its Shutdown: the connections it accepted last have had
+// no time to send their first request, and the servers' Shutdown closes a
+// connection with no request under way at once (FastCGI) or one still
+// waiting for its header block (SCGI), which would drop a request the web
+// server has just sent. Web servers send the request as soon as they
+// connect.
+const handoverSettle = 500 * time.Millisecond
 
 // handover holds what fcgi and scgi serve on and hand over on SIGHUP.
 type handover struct {
@@ -329,9 +339,9 @@ func handoverEnv(env []string) []string {
 	return out
 }
 
-// drain stops every listener from accepting and waits until each
-// connection it accepted is in the server's hands, so that the server's
-// Shutdown, which comes next, finds none half-accepted.
+// drain stops every listener from accepting, waits until each connection
+// it accepted is in the server's hands, so that the server's Shutdown,
+// which comes next, finds none half-accepted, then waits handoverSettle.
 func (h *handover) drain(ctx context.Context) error {
 	for _, l := range h.ls {
 		l.drain()
@@ -343,7 +353,14 @@ func (h *handover) drain(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	return nil
+	t := time.NewTimer(handoverSettle)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // handoverListener is a listener fcgi or scgi serves that can be drained
@@ -403,15 +420,34 @@ func (l *handoverListener) Close() error {
 	return l.closeErr
 }
 
-// file returns a duplicate descriptor of the listening socket.
+// file returns a new descriptor of the listening socket, for the new
+// process. It is made with fcntl(F_DUPFD_CLOEXEC), not the listener's File
+// method: File's descriptor goes to blocking mode when exec passes it on,
+// and the mode belongs to the socket, shared with this process's own
+// descriptor, whose Accept would then block in the kernel where Close
+// cannot end it.
 func (l *handoverListener) file() (*os.File, error) {
 	inner := l.Listener
 	if u, ok := inner.(*listen.UnixListener); ok {
-		return u.UnixListener.File()
+		inner = u.UnixListener
 	}
-	f, ok := inner.(interface{ File() (*os.File, error) })
+	sc, ok := inner.(syscall.Conn)
 	if !ok {
 		return nil, fmt.Errorf("a %T cannot be handed over", inner)
 	}
-	return f.File()
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	dup := -1
+	cerr := raw.Control(func(fd uintptr) {
+		dup, err = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	})
+	if cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("duplicating the socket: %w", err)
+	}
+	return os.NewFile(uintptr(dup), "listener"), nil
 }
