@@ -206,4 +206,3 @@ func callPID(t *testing.T, addr string) int {
 	mustDo(t, err)
 	return pid
 }
-
