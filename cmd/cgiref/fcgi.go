@@ -15,7 +15,7 @@ import (
 // process inherited (systemd socket activation, or file descriptor 0), until
 // SIGINT or SIGTERM; then it stops gracefully.
 func runFCGI(args []string, stderr io.Writer) int {
-	fs := subcommandFlags("fcgi", "cgiref fcgi [-listen ADDR|unix:PATH]... [-socket-mode 0660] [-socket-group NAME] [limits] [-app demo|echo|files|check] [-dir DIR] [-validate] [-iis] [-stderr-to-log]", stderr)
+	fs := subcommandFlags("fcgi", "cgiref fcgi [-listen ADDR|unix:PATH]... [-socket-mode 0660] [-socket-group NAME] [-pid-file FILE] [limits] [-app demo|echo|files|check] [-dir DIR] [-validate] [-iis] [-stderr-to-log]", stderr)
 	lo := listenFlags(fs)
 	pidFile := pidFileFlag(fs)
 	s := &fcgi.Server{}

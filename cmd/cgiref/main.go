@@ -39,6 +39,13 @@
 // status, 2 for bad usage and 3 when no answer came (connection refused or
 // cut, timeout, malformed answer), so it serves as a health probe.
 //
+// cgiref fcgi and cgiref scgi finish the requests in flight and exit on
+// SIGTERM or SIGINT. On SIGHUP they start their executable again (a newly
+// deployed binary) with their listening sockets, wait until it serves, then
+// finish their requests and exit: a restart without a refused connection
+// (docs/systemd.md). -pid-file names a file that holds the serving
+// process's id.
+//
 // cgiref -version prints the module version and VCS revision recorded in the
 // build.
 //

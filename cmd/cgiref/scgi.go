@@ -16,7 +16,7 @@ import (
 // process inherited (systemd socket activation, or file descriptor 0),
 // until SIGINT or SIGTERM; then it stops gracefully.
 func runSCGI(args []string, stderr io.Writer) int {
-	fs := subcommandFlags("scgi", "cgiref scgi -listen ADDR|unix:PATH... [-socket-mode 0660] [-socket-group NAME] [-allow PREFIX,...] [limits] [-app demo|echo|files|check] [-dir DIR] [-validate]", stderr)
+	fs := subcommandFlags("scgi", "cgiref scgi -listen ADDR|unix:PATH... [-socket-mode 0660] [-socket-group NAME] [-pid-file FILE] [-allow PREFIX,...] [limits] [-app demo|echo|files|check] [-dir DIR] [-validate]", stderr)
 	lo := listenFlags(fs)
 	pidFile := pidFileFlag(fs)
 	allow := fs.String("allow", "", "comma-separated address prefixes TCP connections may come from, such as 127.0.0.1/32 (default: all)")
