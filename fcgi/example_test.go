@@ -2,6 +2,7 @@ package fcgi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -40,17 +41,24 @@ func ExampleServer_Shutdown() {
 		MaxRequests: 100,
 		IdleTimeout: time.Minute,
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	shutdownDone := make(chan struct{})
 	go func() {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		defer stop()
+		defer close(shutdownDone)
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		s.Shutdown(sctx)
+		if err := s.Shutdown(sctx); err != nil {
+			log.Printf("shutdown: %v", err)
+		}
 	}()
-	if err := s.Serve(l); err != fcgi.ErrServerClosed {
+	// Serve returns as soon as Shutdown begins; the requests in flight end
+	// when Shutdown returns, and main must not return before.
+	if err := s.Serve(l); !errors.Is(err, fcgi.ErrServerClosed) {
 		log.Fatal(err)
 	}
+	<-shutdownDone
 }
 
 // A FILTER request reads the file to filter with Data.

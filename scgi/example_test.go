@@ -2,6 +2,7 @@ package scgi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -46,15 +47,22 @@ func ExampleServer_Shutdown() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	shutdownDone := make(chan struct{})
 	go func() {
+		defer close(shutdownDone)
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		s.Shutdown(sctx)
+		if err := s.Shutdown(sctx); err != nil {
+			log.Printf("shutdown: %v", err)
+		}
 	}()
-	if err := s.Serve(l); err != http.ErrServerClosed {
+	// Serve returns as soon as Shutdown begins; the requests in flight end
+	// when Shutdown returns, and main must not return before.
+	if err := s.Serve(l); !errors.Is(err, scgi.ErrServerClosed) {
 		log.Fatal(err)
 	}
+	<-shutdownDone
 }
 
 // Admit TCP connections only from the web server's host.

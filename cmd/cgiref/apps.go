@@ -318,6 +318,12 @@ func (c *checkApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		statusApp(w, strings.TrimPrefix(p, "/status/"))
 	case p == "/auth":
 		authApp(w, r)
+	case p == "/pid":
+		// Which process answered: the restart tests count them.
+		pid := strconv.Itoa(os.Getpid())
+		w.Header().Set("X-Pid", pid)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "pid "+pid+"\n")
 	case p == "/observe" || strings.HasPrefix(p, "/observe/"):
 		observe.Handler(w, r) // what the app sees of its request, for the differential tests
 	case p == "/files" || strings.HasPrefix(p, "/files/"):

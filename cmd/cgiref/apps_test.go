@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -409,6 +410,7 @@ func TestCheckApp(t *testing.T) {
 		{"GET", "/files/../secret.txt", nil, 404, "", ""},
 		{"GET", "/files", nil, 301, "", ""},
 		{"GET", "/filesystem", nil, 200, "", "text/plain; charset=utf-8"},
+		{"GET", "/pid", nil, 200, "pid " + strconv.Itoa(os.Getpid()) + "\n", "text/plain; charset=utf-8"},
 		{"GET", "/anything", nil, 200, "", "text/plain; charset=utf-8"},
 	}
 	for _, validated := range []bool{false, true} {

@@ -15,8 +15,9 @@ import (
 // process inherited (systemd socket activation, or file descriptor 0), until
 // SIGINT or SIGTERM; then it stops gracefully.
 func runFCGI(args []string, stderr io.Writer) int {
-	fs := subcommandFlags("fcgi", "cgiref fcgi [-listen ADDR|unix:PATH]... [-socket-mode 0660] [-socket-group NAME] [limits] [-app demo|echo|files|check] [-dir DIR] [-validate] [-iis] [-stderr-to-log]", stderr)
+	fs := subcommandFlags("fcgi", "cgiref fcgi [-listen ADDR|unix:PATH]... [-socket-mode 0660] [-socket-group NAME] [-pid-file FILE] [limits] [-app demo|echo|files|check] [-dir DIR] [-validate] [-iis] [-stderr-to-log]", stderr)
 	lo := listenFlags(fs)
+	pidFile := pidFileFlag(fs)
 	s := &fcgi.Server{}
 	fcgiLimitFlags(fs, s)
 	iisFix := fs.Bool("iis", false, "apply the IIS PATH_INFO fix-up to every request")
@@ -49,21 +50,23 @@ func runFCGI(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer stopStatus()
-	serve, where, err := lo.serve(s.Serve)
+	ho, serve, where, err := newHandover(log, lo, *pidFile, append([]string{"fcgi"}, args...), s.Serve)
 	if err != nil {
 		log.Error("fcgi", "err", err)
 		return 1
 	}
-	log.Info("fcgi: serving", "listen", where, "app", o.app)
-	notifyReady(log, "serving "+where)
+	defer ho.finish()
+	log.Info("fcgi: serving", "listen", where, "app", o.app, "pid", os.Getpid())
 	return runUntilSignal(log, server{
 		name:  "fcgi",
 		serve: serve,
 		shutdown: func(ctx context.Context) error {
-			notifyStopping(log)
+			ho.stopping()
 			return s.Shutdown(ctx)
 		},
-		closed: fcgi.ErrServerClosed,
+		closed:  fcgi.ErrServerClosed,
+		ready:   func() { ho.ready("serving " + where) },
+		restart: ho.restart,
 	})
 }
 

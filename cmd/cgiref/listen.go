@@ -75,24 +75,6 @@ func (o *listenOptions) listeners() ([]net.Listener, error) {
 	return ls, nil
 }
 
-// serve returns how to serve: on every -listen address, or, without one,
-// on what the process inherited, which the server's Serve(nil) finds
-// itself (systemd's sockets, file descriptor 0, or IIS's pipe on Windows).
-// where describes the listeners for the log.
-func (o *listenOptions) serve(serveOne func(net.Listener) error) (serve func() error, where string, err error) {
-	if len(o.addrs) == 0 {
-		if o.mode != "" || o.group != "" || o.owner != "" {
-			return nil, "", errors.New("-socket-mode, -socket-group and -socket-owner apply to unix: addresses only")
-		}
-		return func() error { return serveOne(nil) }, "inherited listeners", nil
-	}
-	ls, err := o.listeners()
-	if err != nil {
-		return nil, "", err
-	}
-	return func() error { return serveAll(ls, serveOne) }, listenAddrs(ls), nil
-}
-
 // serveAll runs serve on every listener at once and returns the first
 // error one of them returns, after every one has returned.
 func serveAll(ls []net.Listener, serve func(net.Listener) error) error {

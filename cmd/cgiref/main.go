@@ -28,7 +28,8 @@
 //     writes two lines a second apart with a flush between them,
 //     /status/NNN answers status NNN, /auth answers as a FastCGI authorizer
 //     (200 and Variable-AUTH_USER when the request has X-Auth: ok, else
-//     403), /files/ serves -dir, anything else is the demo listing.
+//     403), /pid answers "pid N" (and X-Pid: N), the id of the process
+//     that answered, /files/ serves -dir, anything else is the demo listing.
 //
 // -validate wraps the application in validate.Validator.
 //
@@ -37,6 +38,13 @@
 // the body. It exits with status 0 for a 2xx or 3xx answer, 1 for any other
 // status, 2 for bad usage and 3 when no answer came (connection refused or
 // cut, timeout, malformed answer), so it serves as a health probe.
+//
+// cgiref fcgi and cgiref scgi finish the requests in flight and exit on
+// SIGTERM or SIGINT. On SIGHUP they start their executable again (a newly
+// deployed binary) with their listening sockets, wait until it serves, then
+// finish their requests and exit: a restart without a refused connection
+// (docs/systemd.md). -pid-file names a file that holds the serving
+// process's id.
 //
 // cgiref -version prints the module version and VCS revision recorded in the
 // build.

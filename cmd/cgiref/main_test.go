@@ -19,9 +19,15 @@ import (
 // tests can run the command as a separate process.
 const mainEnv = "CGIREF_TEST_RUN_MAIN"
 
+// keepMainEnv keeps mainEnv set in the command, so that the processes it
+// starts itself (a SIGHUP hand-over) run main too.
+const keepMainEnv = "CGIREF_TEST_KEEP_MAIN"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(mainEnv) == "1" {
-		os.Unsetenv(mainEnv)
+		if os.Getenv(keepMainEnv) == "" {
+			os.Unsetenv(mainEnv)
+		}
 		main()
 		return
 	}

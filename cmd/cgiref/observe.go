@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/cgiref/cgiref/gateway"
@@ -55,25 +56,46 @@ func (o *observeOptions) apply(log *slog.Logger, s observed) error {
 }
 
 // serveStatus serves the status handler on -status until stop is called;
-// without -status it does nothing.
+// without -status it does nothing. While a process that hands its sockets
+// over (SIGHUP) still holds the address, the listen is retried in the
+// background, so that the new process is not held up.
 func (o *observeOptions) serveStatus(log *slog.Logger, h http.Handler) (stop func(), err error) {
 	if o.status == "" {
 		return func() {}, nil
 	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	l, err := net.Listen("tcp", o.status)
-	if err != nil {
+	switch {
+	case err == nil:
+		go o.runStatus(log, srv, l)
+	case errors.Is(err, syscall.EADDRINUSE):
+		go o.retryStatus(log, srv)
+	default:
 		return nil, fmt.Errorf("-status: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("status server", "err", err)
-		}
-	}()
-	log.Info("status: serving /status and /metrics", "listen", l.Addr().String())
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 	}, nil
+}
+
+// retryStatus listens on -status once the address is free, for at most a
+// minute.
+func (o *observeOptions) retryStatus(log *slog.Logger, srv *http.Server) {
+	for range 600 {
+		time.Sleep(100 * time.Millisecond)
+		if l, err := net.Listen("tcp", o.status); err == nil {
+			o.runStatus(log, srv, l)
+			return
+		}
+	}
+	log.Error("status server: the address stayed in use", "listen", o.status)
+}
+
+func (o *observeOptions) runStatus(log *slog.Logger, srv *http.Server, l net.Listener) {
+	log.Info("status: serving /status and /metrics", "listen", l.Addr().String())
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("status server", "err", err)
+	}
 }

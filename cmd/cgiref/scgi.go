@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"strings"
 
 	"github.com/cgiref/cgiref/scgi"
@@ -15,8 +16,9 @@ import (
 // process inherited (systemd socket activation, or file descriptor 0),
 // until SIGINT or SIGTERM; then it stops gracefully.
 func runSCGI(args []string, stderr io.Writer) int {
-	fs := subcommandFlags("scgi", "cgiref scgi -listen ADDR|unix:PATH... [-socket-mode 0660] [-socket-group NAME] [-allow PREFIX,...] [limits] [-app demo|echo|files|check] [-dir DIR] [-validate]", stderr)
+	fs := subcommandFlags("scgi", "cgiref scgi -listen ADDR|unix:PATH... [-socket-mode 0660] [-socket-group NAME] [-pid-file FILE] [-allow PREFIX,...] [limits] [-app demo|echo|files|check] [-dir DIR] [-validate]", stderr)
 	lo := listenFlags(fs)
+	pidFile := pidFileFlag(fs)
 	allow := fs.String("allow", "", "comma-separated address prefixes TCP connections may come from, such as 127.0.0.1/32 (default: all)")
 	s := &scgi.Server{}
 	scgiLimitFlags(fs, s)
@@ -43,21 +45,23 @@ func runSCGI(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer stopStatus()
-	serve, where, err := lo.serve(s.Serve)
+	ho, serve, where, err := newHandover(log, lo, *pidFile, append([]string{"scgi"}, args...), s.Serve)
 	if err != nil {
 		log.Error("scgi", "err", err)
 		return 1
 	}
-	log.Info("scgi: serving", "listen", where, "app", o.app)
-	notifyReady(log, "serving "+where)
+	defer ho.finish()
+	log.Info("scgi: serving", "listen", where, "app", o.app, "pid", os.Getpid())
 	return runUntilSignal(log, server{
 		name:  "scgi",
 		serve: serve,
 		shutdown: func(ctx context.Context) error {
-			notifyStopping(log)
+			ho.stopping()
 			return s.Shutdown(ctx)
 		},
-		closed: scgi.ErrServerClosed,
+		closed:  scgi.ErrServerClosed,
+		ready:   func() { ho.ready("serving " + where) },
+		restart: ho.restart,
 	})
 }
 
