@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cgiref/cgiref/gateway"
+	"github.com/cgiref/cgiref/internal/server"
 	"github.com/cgiref/cgiref/internal/stats"
 )
 
@@ -39,6 +40,8 @@ type conn struct {
 	live     int                 // requests not closed
 	waiting  int                 // live requests whose input has not ended
 	shutdown bool                // the server is shutting down: close when idle
+	begun    bool                // a request has begun on the connection
+	accepted time.Time
 	closed   bool
 	// lingering: the application has said all it will (no FCGI_KEEP_CONN)
 	// and half-closed the connection; the read loop discards what still
@@ -65,8 +68,9 @@ func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 	c.br = bufReaderPool.Get().(*bufio.Reader)
 	c.br.Reset(rwc)
 	c.rr = newRecordReader(c.br, nil)
+	c.accepted = time.Now()
 	if d := s.readHeaderTimeout(); d > 0 {
-		c.headerBy = time.Now().Add(d) // the first request must begin by then
+		c.headerBy = c.accepted.Add(d) // the first request must begin by then
 	}
 	return c
 }
@@ -237,7 +241,7 @@ func (c *conn) getValues(content []byte) error {
 func (c *conn) Shutdown() {
 	c.mu.Lock()
 	c.shutdown = true
-	idle := c.live == 0
+	idle := c.live == 0 && (c.begun || time.Since(c.accepted) > server.NewConnGrace)
 	c.mu.Unlock()
 	if idle {
 		c.Close()

@@ -122,7 +122,9 @@ func (c *conn) begin(rec record) error {
 	}
 	c.mu.Lock()
 	old := c.reqs[rec.id]
-	live, shutdown := c.live, c.shutdown
+	// During Shutdown a connection takes no new request, except its first:
+	// the web server may have sent it before it saw the listener close.
+	live, shutdown := c.live, c.shutdown && c.begun
 	c.mu.Unlock()
 	if old != nil && old != refused {
 		return fmt.Errorf("%w: BEGIN_REQUEST for request %d, which is in flight", errMalformed, rec.id)
@@ -149,6 +151,7 @@ func (c *conn) begin(rec record) error {
 		req.headerBy = time.Now().Add(d)
 	}
 	c.reqs[rec.id] = req
+	c.begun = true
 	c.live++
 	c.waiting++
 	c.resetHeaderBy()

@@ -854,3 +854,27 @@ func TestRefusedRequestAlone(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownServesNewConnection: a connection accepted before Shutdown
+// whose first request arrives after it began is served, as net/http serves
+// one (the web server may have sent it before it saw the listener close).
+func TestShutdownServesNewConnection(t *testing.T) {
+	s := &Server{Handler: hello}
+	addr := startServer(t, s)
+	c := dial(t, addr)
+	time.Sleep(100 * time.Millisecond) // accepted; no request yet
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	time.Sleep(100 * time.Millisecond) // Shutdown has begun
+	c.mustSend(requestBytes(1, roleResponder, 0, getEnv("/"), nil))
+	if r := c.results(1)[1]; r.body() != "Hello" {
+		t.Fatalf("no answer to the request of a connection accepted before Shutdown: %q", r.stdout.String())
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cgiref/cgiref/gateway"
 	"github.com/cgiref/cgiref/internal/logline"
+	"github.com/cgiref/cgiref/internal/server"
 	"github.com/cgiref/cgiref/internal/stats"
 )
 
@@ -34,6 +35,8 @@ type conn struct {
 	br  *bufio.Reader
 	ctx context.Context
 
+	accepted time.Time
+
 	mu     sync.Mutex
 	active bool // the header is in: Shutdown lets the request finish
 	closed bool // Close was called
@@ -47,7 +50,7 @@ type conn struct {
 func (s *Server) newConn(ctx context.Context, rwc net.Conn) *conn {
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(rwc)
-	return &conn{srv: s, rwc: rwc, br: br, ctx: ctx}
+	return &conn{srv: s, rwc: rwc, br: br, ctx: ctx, accepted: time.Now()}
 }
 
 // Serve reads the request, runs it and closes the connection.
@@ -87,13 +90,15 @@ func (c *conn) start() bool {
 	return c.active
 }
 
-// Shutdown closes the connection at once while it awaits its header; a
-// request in flight finishes, and its connection closes after the answer.
+// Shutdown closes the connection while it awaits its header, once it is
+// server.NewConnGrace old (the web server may have sent the request before
+// it saw the listener close); a request in flight finishes, and its
+// connection closes after the answer.
 func (c *conn) Shutdown() {
 	c.mu.Lock()
-	active := c.active
+	waiting := !c.active && time.Since(c.accepted) > server.NewConnGrace
 	c.mu.Unlock()
-	if !active {
+	if waiting {
 		c.Close()
 	}
 }

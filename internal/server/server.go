@@ -29,7 +29,9 @@ type Conn interface {
 	// Serve serves the connection until it is done and closed.
 	Serve()
 	// Shutdown asks the connection to close: at once when it is idle,
-	// else once the requests it is serving have ended.
+	// else once the requests it is serving have ended. A connection that
+	// has not begun its first request is idle once it is NewConnGrace old.
+	// Shutdown may be called more than once.
 	Shutdown()
 	// Close closes the connection at once.
 	Close() error
@@ -383,9 +385,29 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-timer.C:
 			poll = min(2*poll, 50*time.Millisecond)
 			timer.Reset(poll)
+			s.shutdownConns() // a new connection may have become idle
 		}
 	}
 	return lerr
+}
+
+// NewConnGrace is how long Shutdown lets a connection that has not sent
+// its first request yet send it, as net/http.Server does: the web server
+// may have written the request before it saw the listener close.
+const NewConnGrace = 5 * time.Second
+
+// shutdownConns asks every connection to close once idle; Shutdown calls it
+// again as it polls, for connections in their NewConnGrace.
+func (s *Server) shutdownConns() {
+	s.mu.Lock()
+	conns := make([]Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Shutdown()
+	}
 }
 
 // Close closes the listeners and every connection at once, as
