@@ -2,6 +2,7 @@ package cgi
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cgiref/cgiref/environ"
 	"github.com/cgiref/cgiref/gateway"
@@ -99,7 +101,16 @@ func TestRequestFromMap(t *testing.T) {
 // the real process: environment, stdin and stdout.
 func TestMain(m *testing.M) {
 	if os.Getenv("CGIREF_TEST_CHILD") == "1" {
-		if err := Serve(http.HandlerFunc(childApp)); err != nil {
+		s := &Server{Handler: http.HandlerFunc(childApp)}
+		if g := os.Getenv("CGIREF_TEST_GRACE"); g != "" {
+			d, err := time.ParseDuration(g)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			s.Grace = d
+		}
+		if err := s.Serve(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -115,6 +126,22 @@ func childApp(w http.ResponseWriter, r *http.Request) {
 		io.Copy(w, r.Body)
 	case "panic":
 		panic("child panic")
+	case "wait", "ignore":
+		// Begin the answer, then wait for the request's end: until its
+		// context is done ("wait"), or a minute whatever happens ("ignore").
+		io.WriteString(w, "started\n")
+		http.NewResponseController(w).Flush()
+		if r.URL.Query().Get("do") == "ignore" {
+			time.Sleep(time.Minute)
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			fmt.Fprintf(os.Stderr, "child: context done: %v\n", context.Cause(r.Context()))
+			fmt.Fprintf(w, "a write after the stop: %v\n", context.Cause(r.Context()))
+		case <-time.After(time.Minute):
+			fmt.Fprintln(os.Stderr, "child: context never done")
+		}
 	default:
 		env := gateway.Environ(r)
 		w.Header().Set("Content-Type", "text/plain")

@@ -440,10 +440,14 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 	case endOverloaded:
 		err = c.writeEnd(nil, req.id, appStatus, statusOverloaded)
 	case endCut:
-		// FastCGI cannot say "this answer is incomplete": only a closed
-		// connection without END_REQUEST makes the web server abort the
-		// client's answer. Other requests of the connection end with it.
-		c.log.Warn("fcgi: answer cut short: closing the connection without END_REQUEST", "request", req.id)
+		// FastCGI cannot say "this answer is incomplete", and nginx takes
+		// a connection closed without END_REQUEST for the end of an
+		// unbuffered answer. A record header of version 0 is a protocol
+		// error to every web server: it aborts the client's answer (curl
+		// sees a transfer error, a keep-alive client connection is closed).
+		// Other requests of the connection end with it.
+		c.log.Warn("fcgi: answer cut short: breaking the connection without END_REQUEST", "request", req.id)
+		c.write(zeros[:headerLen])
 		c.Close()
 	}
 	if err != nil {

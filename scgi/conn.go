@@ -228,6 +228,9 @@ func (c *conn) reset() {
 		tc.SetLinger(0)
 	}
 	c.Close()
+	if c.watchDone != nil {
+		<-c.watchDone // it reads from c.br, which goes back to its pool
+	}
 }
 
 // watch starts, once, the goroutine that waits for the web server to break

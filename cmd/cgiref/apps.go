@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -314,6 +315,10 @@ func (c *checkApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		streamApp(w, r)
 	case p == "/duplex":
 		duplexApp(w, r)
+	case strings.HasPrefix(p, "/cut/"):
+		cutApp(w, r, strings.TrimPrefix(p, "/cut/"))
+	case p == "/slow":
+		slowApp(w, r)
 	case strings.HasPrefix(p, "/status/"):
 		statusApp(w, strings.TrimPrefix(p, "/status/"))
 	case p == "/auth":
@@ -383,4 +388,59 @@ func authApp(w http.ResponseWriter, r *http.Request) {
 	w.Header()["Variable-AUTH_USER"] = []string{"tester"}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "authorized\n")
+}
+
+// cutApp answers with an answer cut short after it began, as the truncation
+// tests ask: "panic" and "abort" flush a first line, then panic (with
+// http.ErrAbortHandler for "abort"); "short" declares a Content-Length of
+// 10 and writes 5 bytes.
+func cutApp(w http.ResponseWriter, r *http.Request, how string) {
+	switch how {
+	case "panic", "abort":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "first\n")
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			logf(r, "cut: flush: %v", err)
+		}
+		if how == "abort" {
+			panic(http.ErrAbortHandler)
+		}
+		panic("cgiref check: /cut/panic requested")
+	case "short":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Length", "10")
+		io.WriteString(w, "12345")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// slowTick is the pause between the lines of /slow, and slowLines their
+// number.
+const (
+	slowTick  = 200 * time.Millisecond
+	slowLines = 50
+)
+
+// slowApp writes a line and flushes every slowTick, slowLines times,
+// until its request is cancelled, and logs on the request's error stream
+// how it ended: "slow: cancelled after N lines: CAUSE" or "slow: done".
+func slowApp(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	rc := http.NewResponseController(w)
+	t := time.NewTicker(slowTick)
+	defer t.Stop()
+	for i := range slowLines {
+		fmt.Fprintf(w, "line %d\n", i)
+		if err := rc.Flush(); err != nil {
+			logf(r, "slow: flush after %d lines: %v", i+1, err)
+		}
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			logf(r, "slow: cancelled after %d lines: %v", i+1, context.Cause(r.Context()))
+			return
+		}
+	}
+	logf(r, "slow: done")
 }
