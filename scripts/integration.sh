@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nginx lighttpd apache2 libapache2-mod-fcgid caddy php-fpm systemd)
+packages=(nginx lighttpd apache2 libapache2-mod-fcgid caddy php-fpm systemd curl)
 
 fail() {
 	echo "integration: $*" >&2
@@ -33,7 +33,7 @@ if ((${#missing[@]})); then
 fi
 
 # What the tests run; each must be present.
-for cmd in nginx lighttpd apache2 caddy systemd-socket-activate go; do
+for cmd in nginx lighttpd apache2 caddy systemd-socket-activate curl go; do
 	PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null || fail "$cmd is not installed"
 done
 for mod in mod_cgi mod_cgid mod_proxy_fcgi mod_proxy_scgi mod_fcgid mod_mpm_event mod_mpm_prefork; do
