@@ -257,7 +257,8 @@ func TestRequestTimeoutThenShutdown(t *testing.T) {
 func TestParamsBurstMemoryReturns(t *testing.T) {
 	const heapBound = 16 << 20
 	before := heapAfterGC()
-	addr := startServer(t, &Server{Handler: hello})
+	s := &Server{Handler: hello}
+	addr := startServer(t, s)
 	big := pairs{{"HTTP_X_BIG", strings.Repeat("v", 950<<10)}}.encode()
 	var conns []*client
 	refused := 0
@@ -272,8 +273,12 @@ func TestParamsBurstMemoryReturns(t *testing.T) {
 		go c.send(b) // PARAMS never end
 		conns = append(conns, c)
 	}
+	want := int64(300 - DefaultMaxHeaderMemory/(950<<10) - 1)
+	for deadline := time.Now().Add(4 * testTimeout); s.Stats().Refusals["header_memory"] < want && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	for _, c := range conns {
-		c.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		c.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 		if rec, err := c.rr.next(); err == nil && rec.typ == typeStdout && strings.Contains(string(rec.content), "503") {
 			refused++
 		}
@@ -284,8 +289,8 @@ func TestParamsBurstMemoryReturns(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // let the server see the closes
 	grown := int64(heapAfterGC()) - int64(before)
 	t.Logf("%d of 300 refused past MaxHeaderMemory; heap %+d KiB after the connections closed (bound %d KiB)", refused, grown>>10, heapBound>>10)
-	if refused < 300-DefaultMaxHeaderMemory/(950<<10)-1 {
-		t.Errorf("only %d requests refused", refused)
+	if int64(refused) < want {
+		t.Errorf("only %d requests refused, want %d or more", refused, want)
 	}
 	if grown > heapBound {
 		t.Errorf("heap stayed %d bytes above its start", grown)

@@ -431,6 +431,11 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 		c.srv.srv.SetState(c.rwc, http.StateIdle)
 	}
 
+	if req.admitted {
+		// Before END_REQUEST: a web server that sees it may send the next
+		// request at once, and must find the slot free.
+		c.srv.release()
+	}
 	var err error
 	switch e {
 	case endComplete:
@@ -462,9 +467,6 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 		}
 	}
 	req.release()
-	if req.admitted {
-		c.srv.release()
-	}
 	c.afterRequest(req.keepConn)
 }
 
