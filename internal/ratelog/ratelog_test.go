@@ -88,8 +88,8 @@ type recorder struct {
 }
 
 func (h *recorder) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
-func (h *recorder) WithAttrs([]slog.Attr) slog.Handler        { return h }
-func (h *recorder) WithGroup(string) slog.Handler             { return h }
+func (h *recorder) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h *recorder) WithGroup(string) slog.Handler                { return h }
 
 func (h *recorder) Handle(_ context.Context, r slog.Record) error {
 	line := fmt.Sprintf("+%v %v %s", r.Time.Sub(epoch), r.Level, r.Message)
