@@ -138,7 +138,7 @@ func TestNewRequestFraming(t *testing.T) {
 }
 
 // testCert returns a self-signed certificate for name.
-func testCert(t *testing.T, name string) *x509.Certificate {
+func testCert(t testing.TB, name string) *x509.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

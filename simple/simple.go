@@ -17,6 +17,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,6 +146,33 @@ func (l *oneConn) Addr() net.Addr { return l.conn.LocalAddr() }
 // DemoApp answers "Hello world!", a blank line, then one line per CGI
 // variable of the request (gateway.Environ, or environ.FromRequest outside a
 // gateway), sorted by name, as NAME = "value" with Go's %q quoting.
+//
+// It is a demo, not for production: it shows a client what its request
+// looks like to the app. It never shows credentials or the rest of the
+// process environment. The values of HTTP_AUTHORIZATION,
+// HTTP_PROXY_AUTHORIZATION and HTTP_COOKIE read "[redacted]". Only these
+// variables are listed:
+//
+//   - RFC 3875's meta-variables: AUTH_TYPE, CONTENT_LENGTH, CONTENT_TYPE,
+//     GATEWAY_INTERFACE, PATH_INFO, PATH_TRANSLATED, QUERY_STRING,
+//     REMOTE_ADDR, REMOTE_HOST, REMOTE_IDENT, REMOTE_USER, REQUEST_METHOD,
+//     SCRIPT_NAME, SERVER_NAME, SERVER_PORT, SERVER_PROTOCOL,
+//     SERVER_SOFTWARE;
+//   - the request's header fields, HTTP_*;
+//   - what web servers commonly add about the request: REQUEST_URI,
+//     REQUEST_SCHEME, REMOTE_PORT, SERVER_ADDR, HTTPS, DOCUMENT_ROOT,
+//     DOCUMENT_URI, SCRIPT_FILENAME, CONTEXT_PREFIX, CONTEXT_DOCUMENT_ROOT,
+//     REDIRECT_STATUS, FCGI_ROLE, SCGI;
+//   - the TLS variables SSL_PROTOCOL, SSL_CIPHER, SSL_TLS_SNI,
+//     SSL_SERVER_NAME, SSL_SESSION_RESUMED, SSL_CLIENT_VERIFY,
+//     SSL_CLIENT_S_DN and SSL_CLIENT_I_DN.
+//
+// Everything else is left out under every front end, not only under CGI
+// (where the environ is the whole process environment: PATH, HOME, and
+// anything set with Apache's SetEnv or PassEnv): Apache's mod_proxy_fcgi
+// and mod_fcgid pass SetEnv variables as FastCGI parameters too, and
+// Apache's REDIRECT_* copies hold every variable again, credentials
+// included.
 func DemoApp(w http.ResponseWriter, r *http.Request) {
 	env := gateway.Environ(r)
 	if env == nil {
@@ -152,13 +180,52 @@ func DemoApp(w http.ResponseWriter, r *http.Request) {
 	}
 	names := make([]string, 0, len(env))
 	for name := range env {
-		names = append(names, name)
+		if demoShows(name) {
+			names = append(names, name)
+		}
 	}
 	slices.Sort(names)
 	b := []byte("Hello world!\n\n")
 	for _, name := range names {
-		b = fmt.Appendf(b, "%s = %q\n", name, env[name])
+		v := env[name]
+		if demoRedacted(name) {
+			v = "[redacted]"
+		}
+		b = fmt.Appendf(b, "%s = %q\n", name, v)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write(b)
+}
+
+// demoShows reports whether DemoApp lists the variable name (the list in
+// DemoApp's documentation). Names are case-sensitive, as in an environ.
+func demoShows(name string) bool {
+	if strings.HasPrefix(name, "HTTP_") && len(name) > len("HTTP_") {
+		return true
+	}
+	switch name {
+	case "AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "GATEWAY_INTERFACE",
+		"PATH_INFO", "PATH_TRANSLATED", "QUERY_STRING", "REMOTE_ADDR",
+		"REMOTE_HOST", "REMOTE_IDENT", "REMOTE_USER", "REQUEST_METHOD",
+		"SCRIPT_NAME", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
+		"SERVER_SOFTWARE",
+		"REQUEST_URI", "REQUEST_SCHEME", "REMOTE_PORT", "SERVER_ADDR", "HTTPS",
+		"DOCUMENT_ROOT", "DOCUMENT_URI", "SCRIPT_FILENAME", "CONTEXT_PREFIX",
+		"CONTEXT_DOCUMENT_ROOT", "REDIRECT_STATUS", "FCGI_ROLE", "SCGI",
+		"SSL_PROTOCOL", "SSL_CIPHER", "SSL_TLS_SNI", "SSL_SERVER_NAME",
+		"SSL_SESSION_RESUMED", "SSL_CLIENT_VERIFY", "SSL_CLIENT_S_DN",
+		"SSL_CLIENT_I_DN":
+		return true
+	}
+	return false
+}
+
+// demoRedacted reports whether DemoApp hides the value of name: the
+// credentials a client sends.
+func demoRedacted(name string) bool {
+	switch name {
+	case "HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION", "HTTP_COOKIE":
+		return true
+	}
+	return false
 }

@@ -16,15 +16,84 @@ import (
 )
 
 func TestDemoAppUnderGateway(t *testing.T) {
-	env := environ.Environ{"REQUEST_METHOD": "GET", "Z": "\xe9", "M": "it's", "N": `q"`, "A": "b"}
+	env := environ.Environ{"REQUEST_METHOD": "GET", "HTTP_Z": "\xe9", "HTTP_M": "it's", "HTTP_N": `q"`, "AUTH_TYPE": "b"}
 	var out bytes.Buffer
 	if err := gateway.NewBaseCGI(nil, &out, io.Discard, env).Run(http.HandlerFunc(DemoApp)); err != nil {
 		t.Fatal(err)
 	}
-	body := "Hello world!\n\nA = \"b\"\nM = \"it's\"\nN = \"q\\\"\"\nREQUEST_METHOD = \"GET\"\nZ = \"\\xe9\"\n"
-	want := "Status: 200 OK\r\nContent-Length: 77\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body
+	body := "Hello world!\n\nAUTH_TYPE = \"b\"\nHTTP_M = \"it's\"\nHTTP_N = \"q\\\"\"\nHTTP_Z = \"\\xe9\"\nREQUEST_METHOD = \"GET\"\n"
+	want := "Status: 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body
 	if out.String() != want {
 		t.Errorf("got %q\nwant %q", out.String(), want)
+	}
+}
+
+// TestDemoAppHides: credentials are redacted, and variables that are not
+// the request's (the process environment under CGI, SetEnv secrets,
+// Apache's REDIRECT_ copies) are not listed.
+func TestDemoAppHides(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        string // the line, "" for none
+	}{
+		{"HTTP_AUTHORIZATION", "Basic dXNlcjpzZWNyZXQ=", `HTTP_AUTHORIZATION = "[redacted]"`},
+		{"HTTP_PROXY_AUTHORIZATION", "Bearer s3cret", `HTTP_PROXY_AUTHORIZATION = "[redacted]"`},
+		{"HTTP_COOKIE", "session=s3cret", `HTTP_COOKIE = "[redacted]"`},
+		{"HTTP_X_FORWARDED_FOR", "192.0.2.1", `HTTP_X_FORWARDED_FOR = "192.0.2.1"`},
+		{"REMOTE_USER", "alice", `REMOTE_USER = "alice"`},
+		{"REQUEST_URI", "/a?b", `REQUEST_URI = "/a?b"`},
+		{"DOCUMENT_ROOT", "/srv/www", `DOCUMENT_ROOT = "/srv/www"`},
+		{"SCRIPT_FILENAME", "/srv/cgi-bin/app", `SCRIPT_FILENAME = "/srv/cgi-bin/app"`},
+		{"HTTPS", "on", `HTTPS = "on"`},
+		{"SSL_PROTOCOL", "TLSv1.3", `SSL_PROTOCOL = "TLSv1.3"`},
+		{"REDIRECT_STATUS", "200", `REDIRECT_STATUS = "200"`},
+		{"PATH", "/usr/bin:/bin", ""},
+		{"HOME", "/root", ""},
+		{"DATABASE_PASSWORD", "s3cret", ""},
+		{"API_KEY", "s3cret", ""},
+		{"REDIRECT_HTTP_AUTHORIZATION", "Basic s3cret", ""},
+		{"REDIRECT_DATABASE_PASSWORD", "s3cret", ""},
+		{"SSL_SESSION_ID", "0123abcd", ""},
+		{"HTTP_", "s3cret", ""},
+		{"http_cookie", "s3cret", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := environ.Environ{"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", tt.name: tt.value}
+			var out bytes.Buffer
+			if err := gateway.NewBaseCGI(nil, &out, io.Discard, env).Run(http.HandlerFunc(DemoApp)); err != nil {
+				t.Fatal(err)
+			}
+			got := out.String()
+			if !strings.Contains(got, "\nREQUEST_METHOD = \"GET\"\n") {
+				t.Fatalf("not a listing: %q", got)
+			}
+			if strings.Contains(got, "s3cret") || strings.Contains(got, "dXNlcjpzZWNyZXQ=") {
+				t.Errorf("a secret is shown: %q", got)
+			}
+			if tt.want == "" {
+				if strings.Contains(got, tt.name) {
+					t.Errorf("%s is listed: %q", tt.name, got)
+				}
+			} else if !strings.Contains(got, "\n"+tt.want+"\n") {
+				t.Errorf("no line %s in %q", tt.want, got)
+			}
+		})
+	}
+}
+
+// TestDemoAppOutsideGatewayRedacts: credentials of a request served by
+// net/http directly are hidden too.
+func TestDemoAppOutsideGatewayRedacts(t *testing.T) {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/", nil)
+	r.SetBasicAuth("user", "s3cret")
+	r.Header.Set("Cookie", "a=s3cret")
+	DemoApp(w, r)
+	b := w.Body.String()
+	if strings.Contains(b, "s3cret") || strings.Contains(b, "dXNlcjpzM2NyZXQ=") ||
+		!strings.Contains(b, "\nHTTP_AUTHORIZATION = \"[redacted]\"\n") || !strings.Contains(b, "\nHTTP_COOKIE = \"[redacted]\"\n") {
+		t.Errorf("body %q", b)
 	}
 }
 

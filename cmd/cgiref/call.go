@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/yookoala/gofast"
@@ -278,8 +279,23 @@ func callFCGI(addr string, env map[string]string, body []byte, timeout time.Dura
 	if err != nil {
 		return nil, err
 	}
+	// gofast stops reading its output pipe at a malformed header, and its
+	// reader then blocks for ever on that pipe: past the timeout, closing
+	// the pipes and the connection ends the exchange.
+	var timedOut atomic.Bool
+	if timeout > 0 {
+		stop := time.AfterFunc(timeout, func() {
+			timedOut.Store(true)
+			wc.Close()
+			resp.Close()
+		})
+		defer stop.Stop()
+	}
 	rec := &answerWriter{a: callAnswer{header: http.Header{}}}
 	parseErr := resp.WriteTo(rec, stderr)
+	if timedOut.Load() {
+		return nil, fmt.Errorf("answer cut short: %w", os.ErrDeadlineExceeded)
+	}
 	// The connection's fate first: gofast reports a cut answer, at best,
 	// as a malformed one.
 	if err := wc.err(); err != nil {
@@ -293,6 +309,9 @@ func callFCGI(addr string, env map[string]string, body []byte, timeout time.Dura
 	}
 	if rec.a.status == 0 {
 		return nil, errors.New("no answer")
+	}
+	if rec.a.status < 100 || rec.a.status > 999 { // gofast takes "Status: 010" for 10
+		return nil, fmt.Errorf("malformed status %d", rec.a.status)
 	}
 	return &rec.a, nil
 }
@@ -378,8 +397,8 @@ func readCGIAnswer(r *bufio.Reader) (*callAnswer, error) {
 		return nil, fmt.Errorf("malformed header: %w", err)
 	}
 	a.header = http.Header(mh)
-	if s := a.header.Get("Status"); s != "" {
-		if a.status, a.reason, err = parseStatus(s); err != nil {
+	if _, ok := a.header["Status"]; ok { // an empty one is malformed too
+		if a.status, a.reason, err = parseStatus(a.header.Get("Status")); err != nil {
 			return nil, err
 		}
 		a.header.Del("Status")

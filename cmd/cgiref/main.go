@@ -21,7 +21,9 @@
 // The applications:
 //
 //   - demo (the default) answers "Hello world!", a blank line, then the
-//     request's CGI variables, one per line, sorted, as NAME = "value";
+//     request's CGI variables, one per line, sorted, as NAME = "value"
+//     (simple.DemoApp: credentials redacted, never the rest of the process
+//     environment); it is a demo, not for production;
 //   - echo answers the request body with the request's Content-Type;
 //   - files serves the files below -dir, with index.html for folders;
 //   - check is for integration tests: /echo echoes, /panic panics, /stream

@@ -176,6 +176,31 @@ func TestCommandCGI(t *testing.T) {
 	}
 }
 
+// TestCommandCGIDemoHides runs the demo as a CGI script whose process
+// environment holds a secret (as Apache's SetEnv gives it) and a request
+// with credentials: the listing shows neither.
+func TestCommandCGIDemoHides(t *testing.T) {
+	env := cgiVars("GET", "/x", "DB_PASSWORD=s3cret", "HTTP_AUTHORIZATION=Basic s3cret",
+		"HTTP_COOKIE=id=s3cret", "HTTP_PROXY_AUTHORIZATION=Bearer s3cret", "HTTP_X_A=shown", "HOME=/home/s3cret")
+	for _, args := range [][]string{nil, {"cgi"}, {"iis"}} {
+		out, errs, code := runCommand(t, env, "", args...)
+		if code != 0 || !strings.HasPrefix(out, "Status: 200 OK\r\n") {
+			t.Fatalf("%v: exit status %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+		for _, want := range []string{"\nHTTP_X_A = \"shown\"\n", "\nHTTP_AUTHORIZATION = \"[redacted]\"\n",
+			"\nHTTP_COOKIE = \"[redacted]\"\n", "\nHTTP_PROXY_AUTHORIZATION = \"[redacted]\"\n"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v: no line %q in %q", args, strings.TrimSpace(want), out)
+			}
+		}
+		for _, bad := range []string{"s3cret", "DB_PASSWORD", "HOME", mainEnv} {
+			if strings.Contains(out, bad) {
+				t.Errorf("%v: %q is shown: %q", args, bad, out)
+			}
+		}
+	}
+}
+
 func TestCommandUsage(t *testing.T) {
 	_, errs, code := runCommand(t, nil, "")
 	if code != 2 || !strings.Contains(errs, "usage:") {
