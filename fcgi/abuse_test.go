@@ -1,9 +1,11 @@
 package fcgi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -71,7 +73,8 @@ func TestIdleAndHalfSentConnsClosed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("holds 4,000 connections for the default header timeout")
 	}
-	addr := startServer(t, &Server{Handler: hello})
+	logs := &syncWriter{w: new(bytes.Buffer)}
+	addr := startServer(t, &Server{Handler: hello, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	half := requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), nil)[:20]
 	start := time.Now()
 	conns := append(hold(t, addr, 2000, nil), hold(t, addr, 2000, half)...)
@@ -92,6 +95,10 @@ func TestIdleAndHalfSentConnsClosed(t *testing.T) {
 		t.Errorf("a legitimate request took %v", slowest)
 	}
 	closedWithin(t, conns, DefaultReadHeaderTimeout+5*time.Second)
+	// 4,000 timeouts make one detailed record, then counts per interval.
+	if n := strings.Count(logs.String(), "connection timed out"); n == 0 || n > 5 {
+		t.Errorf("%d log records about timed-out connections:\n%.2000s", n, logs.String())
+	}
 }
 
 // TestMaxConnsNotLockedOut: connections that hold every slot of MaxConns and

@@ -58,6 +58,7 @@ type conn struct {
 }
 
 func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
+	s.init() // done by Serve; here for connections made without it (tests)
 	c := &conn{
 		srv:  s,
 		rwc:  rwc,
@@ -86,11 +87,11 @@ func (c *conn) Serve() {
 	case quiet, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case isTimeout(err):
 		c.srv.counters.Refused(stats.Timeout)
-		c.log.Info("fcgi: connection timed out", "err", err)
+		c.abuse(slog.LevelInfo, "fcgi: connection timed out", "err", err)
 	case gateway.IsClientGone(err):
-		c.log.Info("fcgi: the web server dropped the connection", "err", err)
+		c.abuse(slog.LevelInfo, "fcgi: the web server dropped the connection", "err", err)
 	default:
-		c.log.Error("fcgi: closing connection", "err", err)
+		c.abuse(slog.LevelError, "fcgi: closing connection", "err", err)
 	}
 	c.Close()
 	c.abortAll()
@@ -99,6 +100,12 @@ func (c *conn) Serve() {
 	c.br.Reset(nil)
 	bufReaderPool.Put(c.br)
 	c.br, c.rr = nil, nil
+}
+
+// abuse logs an event a peer can repeat at will, at most once per kind
+// and interval with a count of the rest (internal/ratelog); msg is the kind.
+func (c *conn) abuse(level slog.Level, msg string, args ...any) {
+	c.srv.rl.Log(context.Background(), level, msg, msg, append(args, "remote", c.rwc.RemoteAddr().String())...)
 }
 
 func isTimeout(err error) bool {

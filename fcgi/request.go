@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -131,7 +132,7 @@ func (c *conn) begin(rec record) error {
 	}
 	switch {
 	case br.role != roleResponder && br.role != roleAuthorizer && br.role != roleFilter:
-		c.log.Warn("fcgi: unknown role", "role", br.role, "request", rec.id)
+		c.abuse(slog.LevelWarn, "fcgi: unknown role", "role", br.role, "request", rec.id)
 		c.srv.counters.Refused(stats.UnknownRole)
 		return c.refuse(rec.id, statusUnknownRole)
 	case c.srv.DisableMultiplexing && live > 0:
@@ -190,11 +191,11 @@ func (c *conn) params(req *request, content []byte) error {
 	}
 	if len(content) > 0 {
 		if len(*req.paramsp)+len(content) > c.srv.maxHeaderBytes() {
-			c.log.Warn("fcgi: request refused: PARAMS over the limit", "request", req.id, "limit", c.srv.maxHeaderBytes())
+			c.abuse(slog.LevelWarn, "fcgi: request refused: PARAMS over the limit", "request", req.id, "limit", c.srv.maxHeaderBytes())
 			return c.refuseRequest(req, http.StatusRequestHeaderFieldsTooLarge, stats.HeaderTooLarge)
 		}
 		if !c.srv.holdHeader(len(content)) {
-			c.log.Warn("fcgi: request refused: the server holds too many PARAMS", "request", req.id, "limit", c.srv.maxHeaderMemory())
+			c.abuse(slog.LevelWarn, "fcgi: request refused: the server holds too many PARAMS", "request", req.id, "limit", c.srv.maxHeaderMemory())
 			return c.refuseRequest(req, http.StatusServiceUnavailable, stats.HeaderMemory)
 		}
 		*req.paramsp = append(*req.paramsp, content...)
@@ -203,7 +204,7 @@ func (c *conn) params(req *request, content []byte) error {
 	env, err := decodeParams(*req.paramsp)
 	req.releaseParams()
 	if err != nil {
-		c.log.Warn("fcgi: request refused: bad PARAMS", "request", req.id, "err", err)
+		c.abuse(slog.LevelWarn, "fcgi: request refused: bad PARAMS", "request", req.id, "err", err)
 		return c.refuseRequest(req, http.StatusBadRequest, stats.BadRequest)
 	}
 	if env["CONTENT_LENGTH"] == "-1" {
@@ -211,7 +212,7 @@ func (c *conn) params(req *request, content []byte) error {
 	}
 	if max := c.srv.maxBodyBytes(); max > 0 && req.role != roleAuthorizer {
 		if n, err := strconv.ParseInt(env["CONTENT_LENGTH"], 10, 64); err == nil && n > max {
-			c.log.Warn("fcgi: request refused: body over the limit", "request", req.id, "length", n, "limit", max)
+			c.abuse(slog.LevelWarn, "fcgi: request refused: body over the limit", "request", req.id, "length", n, "limit", max)
 			return c.refuseRequest(req, http.StatusRequestEntityTooLarge, stats.BodyTooLarge)
 		}
 	}
@@ -284,7 +285,7 @@ func (c *conn) feed(req *request, content []byte) {
 	req.received += int64(len(content))
 	if max := c.srv.maxBodyBytes(); max > 0 && req.received > max {
 		if req.received-int64(len(content)) <= max {
-			c.log.Warn("fcgi: request body over the limit", "request", req.id, "limit", max)
+			c.abuse(slog.LevelWarn, "fcgi: request body over the limit", "request", req.id, "limit", max)
 			req.stdin.CloseWithError(&http.MaxBytesError{Limit: max})
 		}
 		return
@@ -512,7 +513,7 @@ func (req *request) run() {
 	req.env = nil
 	if req.admitted = c.srv.admit(req.ctx); !req.admitted {
 		c.srv.counters.Refused(stats.Overloaded)
-		c.log.Warn("fcgi: request refused: MaxRequests in flight", "request", req.id, "limit", c.srv.maxRequests())
+		c.abuse(slog.LevelWarn, "fcgi: request refused: MaxRequests in flight", "request", req.id, "limit", c.srv.maxRequests())
 		c.closeRequest(req, endOverloaded, 0)
 		return
 	}

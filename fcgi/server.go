@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cgiref/cgiref/gateway"
+	"github.com/cgiref/cgiref/internal/ratelog"
 	"github.com/cgiref/cgiref/internal/server"
 	"github.com/cgiref/cgiref/internal/spool"
 	"github.com/cgiref/cgiref/internal/stats"
@@ -212,6 +213,7 @@ type Server struct {
 	headerHeld atomic.Int64  // PARAMS bytes held by requests not started
 	budget     spool.Budget  // of all the requests' unread input
 	counters   stats.Counters
+	rl         *ratelog.Logger // logs of events a peer can repeat
 }
 
 // Stats returns the server's counters.
@@ -230,8 +232,9 @@ func (s *Server) init() {
 		if n := s.maxRequests(); n > 0 {
 			s.slots = make(chan struct{}, n)
 		}
-		s.budget.Memory = orDefault(s.MaxSpoolMemory, DefaultMaxSpoolMemory)
-		s.budget.Disk = orDefault(s.MaxSpoolDisk, DefaultMaxSpoolDisk)
+		s.rl = ratelog.New(s.logger(), nil)
+		s.budget.Memory = server.OrDefault(s.MaxSpoolMemory, DefaultMaxSpoolMemory)
+		s.budget.Disk = server.OrDefault(s.MaxSpoolDisk, DefaultMaxSpoolDisk)
 		s.srv = server.Server{
 			Protocol:     "fcgi",
 			MaxConns:     s.MaxConns,
@@ -241,6 +244,7 @@ func (s *Server) init() {
 			ConnContext:  s.ConnContext,
 			ConnState:    s.ConnState,
 			Counters:     &s.counters,
+			RateLog:      s.rl,
 			NewConn: func(ctx context.Context, rwc net.Conn) server.Conn {
 				return newConn(s, rwc, ctx)
 			},
@@ -289,6 +293,7 @@ func (s *Server) Serve(l net.Listener) error {
 // connections keep running.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
+	defer s.rl.Flush() // the counts of suppressed log records
 	return s.srv.Shutdown(ctx)
 }
 
@@ -296,6 +301,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // flight see their connection closed (ErrConnClosed).
 func (s *Server) Close() error {
 	s.init()
+	defer s.rl.Flush()
 	return s.srv.Close()
 }
 
@@ -306,32 +312,25 @@ func (s *Server) RegisterOnShutdown(f func()) {
 	s.srv.RegisterOnShutdown(f)
 }
 
-// orDefault returns v, or def when v is zero; a negative v means none (0).
-func orDefault[T int | int64 | time.Duration](v, def T) T {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0
-	}
-	return v
-}
-
-func (s *Server) maxRequests() int { return orDefault(s.MaxRequests, DefaultMaxRequests) }
+func (s *Server) maxRequests() int { return server.OrDefault(s.MaxRequests, DefaultMaxRequests) }
 func (s *Server) maxConnRequests() int {
-	return orDefault(s.MaxConnRequests, DefaultMaxConnRequests)
+	return server.OrDefault(s.MaxConnRequests, DefaultMaxConnRequests)
 }
 func (s *Server) maxHeaderMemory() int64 {
-	return orDefault(s.MaxHeaderMemory, DefaultMaxHeaderMemory)
+	return server.OrDefault(s.MaxHeaderMemory, DefaultMaxHeaderMemory)
 }
-func (s *Server) maxBodyBytes() int64 { return orDefault(s.MaxBodyBytes, DefaultMaxBodyBytes) }
+func (s *Server) maxBodyBytes() int64 { return server.OrDefault(s.MaxBodyBytes, DefaultMaxBodyBytes) }
 func (s *Server) readHeaderTimeout() time.Duration {
-	return orDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	return server.OrDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 }
-func (s *Server) idleTimeout() time.Duration { return orDefault(s.IdleTimeout, DefaultIdleTimeout) }
-func (s *Server) readTimeout() time.Duration { return orDefault(s.ReadTimeout, DefaultReadTimeout) }
+func (s *Server) idleTimeout() time.Duration {
+	return server.OrDefault(s.IdleTimeout, DefaultIdleTimeout)
+}
+func (s *Server) readTimeout() time.Duration {
+	return server.OrDefault(s.ReadTimeout, DefaultReadTimeout)
+}
 func (s *Server) writeTimeout() time.Duration {
-	return orDefault(s.WriteTimeout, DefaultWriteTimeout)
+	return server.OrDefault(s.WriteTimeout, DefaultWriteTimeout)
 }
 
 // admit takes a slot for a request that is about to run, waiting in the
@@ -387,25 +386,12 @@ func (s *Server) holdHeader(n int) bool {
 	return true
 }
 
-func (s *Server) handler() http.Handler {
-	if s.Handler == nil {
-		return http.DefaultServeMux
-	}
-	return s.Handler
-}
+func (s *Server) handler() http.Handler { return server.HandlerOrDefault(s.Handler) }
 
-func (s *Server) logger() *slog.Logger {
-	if s.Logger == nil {
-		return slog.Default()
-	}
-	return s.Logger
-}
+func (s *Server) logger() *slog.Logger { return server.LoggerOrDefault(s.Logger) }
 
 func (s *Server) maxHeaderBytes() int {
-	if s.MaxHeaderBytes <= 0 {
-		return DefaultMaxHeaderBytes
-	}
-	return s.MaxHeaderBytes
+	return server.OrDefault(max(s.MaxHeaderBytes, 0), DefaultMaxHeaderBytes)
 }
 
 // spoolConfig is where a request's unread input waits.

@@ -298,17 +298,17 @@ func (c *conn) headerFailed(err error) {
 		reason = "header block cut short"
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.srv.counters.Refused(stats.Timeout)
-		log.Error("scgi: header block not received in time", "remote", c.remote(), "timeout", c.srv.readHeaderTimeout())
+		c.srv.rl.Warn("scgi: header block not received in time", "scgi: header block not received in time", "remote", c.remote(), "timeout", c.srv.readHeaderTimeout())
 		return
 	case errors.Is(err, net.ErrClosed):
 		log.Debug("scgi: connection closed while awaiting its header (shutdown)", "remote", c.remote())
 		return
 	default:
-		log.Error("scgi: reading the header block", "remote", c.remote(), "err", err)
+		c.srv.rl.Error("scgi: reading the header block", "scgi: reading the header block", "remote", c.remote(), "err", err)
 		return
 	}
 	c.srv.counters.Refused(stats.BadRequest)
-	log.Error("scgi: bad request", "remote", c.remote(), "err", err)
+	c.srv.rl.Error("scgi: bad request", "scgi: bad request", "remote", c.remote(), "err", err)
 	c.rwc.SetWriteDeadline(time.Now().Add(lingerTimeout))
 	if _, werr := c.rwc.Write(badRequest(reason)); werr != nil {
 		return

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cgiref/cgiref/gateway"
 	"github.com/cgiref/cgiref/internal/listen"
+	"github.com/cgiref/cgiref/internal/ratelog"
 	"github.com/cgiref/cgiref/internal/server"
 	"github.com/cgiref/cgiref/internal/stats"
 )
@@ -150,6 +151,7 @@ type Server struct {
 	initOnce sync.Once
 	srv      server.Server
 	counters stats.Counters
+	rl       *ratelog.Logger // logs of events a peer can repeat
 }
 
 // Stats returns the server's counters.
@@ -164,6 +166,7 @@ func (s *Server) StatusHandler() http.Handler {
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
+		s.rl = ratelog.New(s.logger(), nil)
 		s.srv = server.Server{
 			Protocol:     "scgi",
 			MaxConns:     s.MaxConns,
@@ -173,6 +176,7 @@ func (s *Server) init() {
 			ConnContext:  s.ConnContext,
 			ConnState:    s.ConnState,
 			Counters:     &s.counters,
+			RateLog:      s.rl,
 			NewConn: func(ctx context.Context, rwc net.Conn) server.Conn {
 				return s.newConn(ctx, rwc)
 			},
@@ -180,46 +184,24 @@ func (s *Server) init() {
 	})
 }
 
-func (s *Server) handler() http.Handler {
-	if s.Handler == nil {
-		return http.DefaultServeMux
-	}
-	return s.Handler
-}
+func (s *Server) handler() http.Handler { return server.HandlerOrDefault(s.Handler) }
 
-func (s *Server) logger() *slog.Logger {
-	if s.Logger == nil {
-		return slog.Default()
-	}
-	return s.Logger
-}
+func (s *Server) logger() *slog.Logger { return server.LoggerOrDefault(s.Logger) }
 
 func (s *Server) maxHeaderBytes() int {
-	if s.MaxHeaderBytes <= 0 {
-		return DefaultMaxHeaderBytes
-	}
-	return s.MaxHeaderBytes
-}
-
-// orDefault returns v, or def when v is zero; a negative v means none (0).
-func orDefault[T int64 | time.Duration](v, def T) T {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0
-	}
-	return v
+	return server.OrDefault(max(s.MaxHeaderBytes, 0), DefaultMaxHeaderBytes)
 }
 
 func (s *Server) readHeaderTimeout() time.Duration {
-	return orDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	return server.OrDefault(s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 }
-func (s *Server) readTimeout() time.Duration { return orDefault(s.ReadTimeout, DefaultReadTimeout) }
+func (s *Server) readTimeout() time.Duration {
+	return server.OrDefault(s.ReadTimeout, DefaultReadTimeout)
+}
 func (s *Server) writeTimeout() time.Duration {
-	return orDefault(s.WriteTimeout, DefaultWriteTimeout)
+	return server.OrDefault(s.WriteTimeout, DefaultWriteTimeout)
 }
-func (s *Server) maxBodyBytes() int64 { return orDefault(s.MaxBodyBytes, DefaultMaxBodyBytes) }
+func (s *Server) maxBodyBytes() int64 { return server.OrDefault(s.MaxBodyBytes, DefaultMaxBodyBytes) }
 
 // Serve accepts connections on l and serves each in its own goroutine. It
 // returns ErrServerClosed after Shutdown or Close, or the error that made
@@ -248,12 +230,14 @@ func (s *Server) Serve(l net.Listener) error {
 // ctx ends first it returns ctx.Err(), leaving those requests running.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
+	defer s.rl.Flush() // the counts of suppressed log records
 	return s.srv.Shutdown(ctx)
 }
 
 // Close closes the listeners and every connection at once.
 func (s *Server) Close() error {
 	s.init()
+	defer s.rl.Flush()
 	return s.srv.Close()
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"io"
 	"os"
@@ -40,34 +39,7 @@ func runFCGI(args []string, stderr io.Writer) int {
 			return 2
 		}
 	}
-	if err := obs.apply(log, observed{&s.PingPath, &s.SlowRequest, &s.Errors, &s.AccessLog}); err != nil {
-		log.Error("fcgi", "err", err)
-		return 2
-	}
-	stopStatus, err := obs.serveStatus(log, s.StatusHandler())
-	if err != nil {
-		log.Error("fcgi", "err", err)
-		return 1
-	}
-	defer stopStatus()
-	ho, serve, where, err := newHandover(log, lo, *pidFile, append([]string{"fcgi"}, args...), s.Serve)
-	if err != nil {
-		log.Error("fcgi", "err", err)
-		return 1
-	}
-	defer ho.finish()
-	log.Info("fcgi: serving", "listen", where, "app", o.app, "pid", os.Getpid())
-	return runUntilSignal(log, server{
-		name:  "fcgi",
-		serve: serve,
-		shutdown: func(ctx context.Context) error {
-			ho.stopping()
-			return s.Shutdown(ctx)
-		},
-		closed:  fcgi.ErrServerClosed,
-		ready:   func() { ho.ready("serving " + where) },
-		restart: ho.restart,
-	})
+	return runGatewayServer("fcgi", args, log, s, observed{&s.PingPath, &s.SlowRequest, &s.Errors, &s.AccessLog}, obs, lo, *pidFile, o.app)
 }
 
 // fcgiLimitFlags registers a flag for every limit and timeout of s, with

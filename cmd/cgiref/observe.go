@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"syscall"
 	"time"
 
@@ -98,4 +99,46 @@ func (o *observeOptions) runStatus(log *slog.Logger, srv *http.Server, l net.Lis
 	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("status server", "err", err)
 	}
+}
+
+// gatewayServer is what fcgi.Server and scgi.Server offer the command.
+type gatewayServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	StatusHandler() http.Handler
+}
+
+// runGatewayServer serves s as the fcgi and scgi subcommands do: the
+// observation flags applied through fields, the status listener, the
+// listeners (given, inherited or handed over), sd_notify and SIGHUP, until
+// SIGINT or SIGTERM.
+func runGatewayServer(name string, args []string, log *slog.Logger, s gatewayServer, fields observed, obs *observeOptions, lo *listenOptions, pidFile, app string) int {
+	if err := obs.apply(log, fields); err != nil {
+		log.Error(name, "err", err)
+		return 2
+	}
+	stopStatus, err := obs.serveStatus(log, s.StatusHandler())
+	if err != nil {
+		log.Error(name, "err", err)
+		return 1
+	}
+	defer stopStatus()
+	ho, serve, where, err := newHandover(log, lo, pidFile, append([]string{name}, args...), s.Serve)
+	if err != nil {
+		log.Error(name, "err", err)
+		return 1
+	}
+	defer ho.finish()
+	log.Info(name+": serving", "listen", where, "app", app, "pid", os.Getpid())
+	return runUntilSignal(log, server{
+		name:  name,
+		serve: serve,
+		shutdown: func(ctx context.Context) error {
+			ho.stopping()
+			return s.Shutdown(ctx)
+		},
+		closed:  http.ErrServerClosed,
+		ready:   func() { ho.ready("serving " + where) },
+		restart: ho.restart,
+	})
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"strings"
 
 	"github.com/cgiref/cgiref/scgi"
@@ -35,34 +33,7 @@ func runSCGI(args []string, stderr io.Writer) int {
 		return 2
 	}
 	s.Handler, s.Logger, s.AllowedAddrs = h, log, allowed
-	if err := obs.apply(log, observed{&s.PingPath, &s.SlowRequest, &s.Errors, &s.AccessLog}); err != nil {
-		log.Error("scgi", "err", err)
-		return 2
-	}
-	stopStatus, err := obs.serveStatus(log, s.StatusHandler())
-	if err != nil {
-		log.Error("scgi", "err", err)
-		return 1
-	}
-	defer stopStatus()
-	ho, serve, where, err := newHandover(log, lo, *pidFile, append([]string{"scgi"}, args...), s.Serve)
-	if err != nil {
-		log.Error("scgi", "err", err)
-		return 1
-	}
-	defer ho.finish()
-	log.Info("scgi: serving", "listen", where, "app", o.app, "pid", os.Getpid())
-	return runUntilSignal(log, server{
-		name:  "scgi",
-		serve: serve,
-		shutdown: func(ctx context.Context) error {
-			ho.stopping()
-			return s.Shutdown(ctx)
-		},
-		closed:  scgi.ErrServerClosed,
-		ready:   func() { ho.ready("serving " + where) },
-		restart: ho.restart,
-	})
+	return runGatewayServer("scgi", args, log, s, observed{&s.PingPath, &s.SlowRequest, &s.Errors, &s.AccessLog}, obs, lo, *pidFile, o.app)
 }
 
 // scgiLimitFlags registers a flag for every limit and timeout of s, with

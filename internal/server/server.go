@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cgiref/cgiref/internal/ratelog"
 	"github.com/cgiref/cgiref/internal/stats"
 )
 
@@ -66,6 +67,10 @@ type Server struct {
 	ConnState func(net.Conn, http.ConnState)
 	// Counters, when not nil, count the connections and refusals.
 	Counters *stats.Counters
+	// RateLog, when not nil, takes the logs of events a peer can repeat at
+	// will (refused connections, accept failures), so that a flood makes a
+	// record per kind and interval, not a record per event.
+	RateLog *ratelog.Logger
 
 	initOnce   sync.Once
 	slots      chan struct{} // one per connection served, when MaxConns > 0
@@ -131,6 +136,15 @@ func ParseAddrs(list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// warn logs an event a peer can repeat, through RateLog when there is one.
+func (s *Server) warn(msg string, args ...any) {
+	if s.RateLog != nil {
+		s.RateLog.Warn(msg, msg, args...)
+		return
+	}
+	s.logger().Warn(msg, args...)
+}
+
 func (s *Server) logger() *slog.Logger {
 	if s.Logger == nil {
 		return slog.Default()
@@ -167,7 +181,7 @@ func (s *Server) Serve(l net.Listener) error {
 				return fmt.Errorf("%s: accept: %w", s.Protocol, err)
 			}
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.logger().Warn(s.Protocol+": accept failed; retrying", "err", err, "delay", delay)
+			s.warn(s.Protocol+": accept failed; retrying", "err", err, "delay", delay)
 			if !s.sleep(delay) {
 				return http.ErrServerClosed
 			}
@@ -205,7 +219,7 @@ func (s *Server) ServeAll(ls []net.Listener) error {
 // serveConn starts serving an accepted connection, or refuses it.
 func (s *Server) serveConn(ctx context.Context, rwc net.Conn) {
 	if !Allowed(rwc.RemoteAddr(), s.AllowedAddrs) {
-		s.logger().Warn(s.Protocol+": connection refused: address not allowed", "remote", rwc.RemoteAddr().String())
+		s.warn(s.Protocol+": connection refused: address not allowed", "remote", rwc.RemoteAddr().String())
 		rwc.Close()
 		s.releaseSlot()
 		if s.Counters != nil {
@@ -286,37 +300,30 @@ func (s *Server) closed() bool { return s.inShutdown.Load() }
 
 // trackListener adds or removes l; adding fails once the server closed.
 func (s *Server) trackListener(l *net.Listener, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !add {
-		delete(s.listeners, l)
-		return true
-	}
-	if s.closed() {
-		return false
-	}
-	if s.listeners == nil {
-		s.listeners = make(map[*net.Listener]struct{})
-	}
-	s.listeners[l] = struct{}{}
-	return true
+	return track(s, &s.listeners, l, add)
 }
 
 // trackConn adds or removes c; adding fails once the server closed.
 func (s *Server) trackConn(c Conn, add bool) bool {
+	return track(s, &s.conns, c, add)
+}
+
+// track adds k to the set *m, or removes it, under s.mu; adding fails once
+// the server closed.
+func track[K comparable](s *Server, m *map[K]struct{}, k K, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !add {
-		delete(s.conns, c)
+		delete(*m, k)
 		return true
 	}
 	if s.closed() {
 		return false
 	}
-	if s.conns == nil {
-		s.conns = make(map[Conn]struct{})
+	if *m == nil {
+		*m = make(map[K]struct{})
 	}
-	s.conns[c] = struct{}{}
+	(*m)[k] = struct{}{}
 	return true
 }
 
