@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cgiref/cgiref/internal/wine"
 )
 
 // marker names the file the fenced block on the next line shows.
@@ -117,7 +119,7 @@ func TestGuideBlocksAreFiles(t *testing.T) {
 
 // TestMarkedBlocks checks the block reader on a small guide.
 func TestMarkedBlocks(t *testing.T) {
-	dir := t.TempDir()
+	dir := wine.TempDir(t)
 	g := filepath.Join(dir, "g.md")
 	src := "text\n<!-- file: conf/a.conf -->\n```nginx\nline 1\n\nline 3\n```\n\n```\nunmarked\n```\n<!-- file: conf/b -->\n````\n```\n````\n"
 	if err := os.WriteFile(g, []byte(src), 0o644); err != nil {

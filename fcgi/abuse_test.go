@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cgiref/cgiref/internal/wine"
 )
 
 // Tests that drive the server past its limits over real sockets. Each is
@@ -164,7 +166,7 @@ func TestBeginRequestFlood(t *testing.T) {
 // and the handler's later read fails with *http.MaxBytesError.
 func TestBodyCapNonReadingHandler(t *testing.T) {
 	const limit = 32 << 20
-	dir := t.TempDir()
+	dir := wine.TempDir(t)
 	release := make(chan struct{})
 	readErr := make(chan error, 1)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

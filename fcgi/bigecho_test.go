@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"testing"
+
+	"github.com/cgiref/cgiref/internal/wine"
 )
 
 // TestBigEchoWholeBodyFirst: a web server that sends a 10 MiB body whole
@@ -12,7 +14,7 @@ import (
 func TestBigEchoWholeBodyFirst(t *testing.T) {
 	body := bytes.Repeat([]byte("0123456789abcdef"), 10<<20/16)
 	for _, keep := range []uint8{0, flagKeepConn} {
-		c := dial(t, startServer(t, &Server{Handler: echo, TempDir: t.TempDir()}))
+		c := dial(t, startServer(t, &Server{Handler: echo, TempDir: wine.TempDir(t)}))
 		sent := make(chan error, 1)
 		go func() {
 			_, err := c.conn.Write(requestBytes(1, roleResponder, keep, postEnv("/", len(body)), body))

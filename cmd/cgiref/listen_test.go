@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cgiref/cgiref/internal/wine"
 )
 
 // parseListen parses args with listenFlags only.
@@ -30,7 +32,7 @@ func parseListen(t *testing.T, args ...string) *listenOptions {
 }
 
 func TestListenFlags(t *testing.T) {
-	dir := t.TempDir()
+	dir := wine.TempDir(t)
 	a, b := filepath.Join(dir, "a.sock"), filepath.Join(dir, "b.sock")
 	gid := strconv.Itoa(os.Getgid())
 	o := parseListen(t, "-listen", "unix:"+a, "-listen", "127.0.0.1:0", "-listen", "unix:"+b,
@@ -65,7 +67,7 @@ func TestListenFlags(t *testing.T) {
 }
 
 func TestListenFlagErrors(t *testing.T) {
-	sock := "unix:" + filepath.Join(t.TempDir(), "s.sock")
+	sock := "unix:" + filepath.Join(wine.TempDir(t), "s.sock")
 	for _, args := range [][]string{
 		{"-listen", sock, "-socket-mode", "rw"},
 		{"-listen", sock, "-socket-mode", "0"},
@@ -131,7 +133,7 @@ func TestServeAll(t *testing.T) {
 }
 
 func TestNotifyHelpers(t *testing.T) {
-	name := filepath.Join(t.TempDir(), "notify")
+	name := filepath.Join(wine.TempDir(t), "notify")
 	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)

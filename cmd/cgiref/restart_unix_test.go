@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/cgiref/cgiref/internal/listen"
+
+	"github.com/cgiref/cgiref/internal/wine"
 )
 
 // readPID waits until the pid file holds a process id other than not.
@@ -73,7 +75,7 @@ func alive(pid int) bool {
 func TestHandover(t *testing.T) {
 	for _, proto := range []string{"fcgi", "scgi"} {
 		t.Run(proto, func(t *testing.T) {
-			dir := t.TempDir()
+			dir := wine.TempDir(t)
 			sock := filepath.Join(dir, "s.sock")
 			pidFile := filepath.Join(dir, "pid")
 			l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -167,7 +169,7 @@ func TestHandover(t *testing.T) {
 // file, parks Accept until Close, and leaves the socket open for another
 // descriptor of it.
 func TestHandoverListenerDrain(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "d.sock")
+	path := filepath.Join(wine.TempDir(t), "d.sock")
 	inner, err := listen.Listen("unix:"+path, listen.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cgiref/cgiref/internal/wine"
 )
 
 // roundTrip checks that l accepts a connection dialed to network/addr.
@@ -68,7 +70,7 @@ func TestListenUnixModeAndGroup(t *testing.T) {
 	}
 	for _, group := range []string{g.Name, strconv.Itoa(gid)} {
 		for _, mode := range []fs.FileMode{0o660, 0o600, 0o666} {
-			path := filepath.Join(t.TempDir(), "s.sock")
+			path := filepath.Join(wine.TempDir(t), "s.sock")
 			l, err := Listen("unix:"+path, Options{Mode: mode, Group: group, Owner: strconv.Itoa(os.Getuid())})
 			if err != nil {
 				t.Fatalf("group %s mode %o: %v", group, mode, err)
@@ -91,7 +93,7 @@ func TestListenUnixModeAndGroup(t *testing.T) {
 }
 
 func TestListenUnknownGroup(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.sock")
+	path := filepath.Join(wine.TempDir(t), "s.sock")
 	if l, err := Listen("unix:"+path, Options{Group: "no-such-group-cgiref"}); err == nil {
 		l.Close()
 		t.Fatal("no error for an unknown group")
@@ -116,7 +118,7 @@ func staleSocket(t *testing.T, path string) {
 }
 
 func TestStaleSocketReplaced(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.sock")
+	path := filepath.Join(wine.TempDir(t), "s.sock")
 	staleSocket(t, path)
 	l, err := Listen("unix:"+path, Options{})
 	if err != nil {
@@ -127,7 +129,7 @@ func TestStaleSocketReplaced(t *testing.T) {
 }
 
 func TestLiveSocketKept(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.sock")
+	path := filepath.Join(wine.TempDir(t), "s.sock")
 	live, err := Listen("unix:"+path, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +154,7 @@ func TestLiveSocketKept(t *testing.T) {
 }
 
 func TestNonSocketKept(t *testing.T) {
-	dir := t.TempDir()
+	dir := wine.TempDir(t)
 	file := filepath.Join(dir, "data")
 	if err := os.WriteFile(file, []byte("precious"), 0o644); err != nil {
 		t.Fatal(err)
@@ -169,7 +171,7 @@ func TestNonSocketKept(t *testing.T) {
 }
 
 func TestCloseUnlinks(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.sock")
+	path := filepath.Join(wine.TempDir(t), "s.sock")
 	l, err := Listen("unix:"+path, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +190,7 @@ func TestCloseUnlinks(t *testing.T) {
 // A listener whose file was replaced by a newer server's leaves the new one
 // alone when it closes.
 func TestCloseKeepsSuccessor(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.sock")
+	path := filepath.Join(wine.TempDir(t), "s.sock")
 	old, err := Listen("unix:"+path, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +213,7 @@ func TestCloseKeepsSuccessor(t *testing.T) {
 }
 
 func TestListenAll(t *testing.T) {
-	dir := t.TempDir()
+	dir := wine.TempDir(t)
 	sock := filepath.Join(dir, "a.sock")
 	ls, err := ListenAll([]string{"127.0.0.1:0", "unix:" + sock, "[::1]:0"}, Options{Mode: 0o600})
 	if err != nil {
@@ -243,7 +245,7 @@ func TestListenAll(t *testing.T) {
 }
 
 func TestRemoveStaleMissing(t *testing.T) {
-	if err := RemoveStale(filepath.Join(t.TempDir(), "none"), 0); err != nil {
+	if err := RemoveStale(filepath.Join(wine.TempDir(t), "none"), 0); err != nil {
 		t.Fatal(err)
 	}
 }

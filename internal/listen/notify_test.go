@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/cgiref/cgiref/internal/wine"
 )
 
 // notifySocket listens for datagrams on name and returns what arrives.
@@ -35,7 +37,7 @@ func notifySocket(t *testing.T, name string) <-chan string {
 
 func TestNotify(t *testing.T) {
 	names := map[string]string{
-		"path":     filepath.Join(t.TempDir(), "notify"),
+		"path":     filepath.Join(wine.TempDir(t), "notify"),
 		"abstract": "@cgiref-listen-test-" + strconv.FormatInt(time.Now().UnixNano(), 36),
 	}
 	for kind, name := range names {
@@ -76,7 +78,7 @@ func TestNotifyUnset(t *testing.T) {
 }
 
 func TestNotifyNobody(t *testing.T) {
-	t.Setenv("NOTIFY_SOCKET", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("NOTIFY_SOCKET", filepath.Join(wine.TempDir(t), "none"))
 	if sent, err := Ready(""); sent || err == nil {
 		t.Fatalf("sent %v, %v to a missing socket", sent, err)
 	}

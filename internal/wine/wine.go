@@ -86,9 +86,15 @@ func removeEach(dir string) error {
 // caller fails on err as usual.
 func SkipUnixSockets(t testing.TB, err error) {
 	t.Helper()
-	if err != nil && Running() && isNoAFUnix(err) {
+	if UnixSocketsMissing(err) {
 		t.Skipf("%s: %v", NoUnixSockets, err)
 	}
+}
+
+// UnixSocketsMissing reports whether err is Wine's failure to make an
+// AF_UNIX socket; false on every real Windows and elsewhere.
+func UnixSocketsMissing(err error) bool {
+	return err != nil && Running() && isNoAFUnix(err)
 }
 
 // SkipDuplicateSocket skips t under Wine when err is the failure of
