@@ -486,8 +486,13 @@ func TestHAProxyHealth(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(out), "Status: 201 Created\n") {
 		t.Errorf("cgiref call through HAProxy's tcp frontend: %v\n%s", err, out)
 	}
-	if d := up.stats(t); d.Requests != 5 {
-		t.Errorf("the backend that is UP served %d requests, want 5", d.Requests)
+	// The fcgi-app's log-stderr: the application's error output is in
+	// HAProxy's log (its stderr here).
+	resp, body := send(t, "GET", s.base+"/log?msg=marker-haproxy", nil, nil)
+	wantStatus(t, resp, 200, body)
+	waitFile(t, filepath.Join(c.Dir, "haproxy.out.log"), "marker-haproxy")
+	if d := up.stats(t); d.Requests != 6 {
+		t.Errorf("the backend that is UP served %d requests, want 6", d.Requests)
 	}
 }
 
