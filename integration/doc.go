@@ -4,7 +4,9 @@
 // Apache httpd (mod_cgi, mod_cgid, mod_proxy_fcgi, mod_fcgid,
 // mod_proxy_scgi), nginx (FastCGI over TCP, a unix socket and a keep-alive
 // upstream; SCGI), lighttpd (mod_cgi, mod_fastcgi spawning cgiref, a FastCGI
-// authorizer, mod_scgi) and Caddy (reverse_proxy with the FastCGI transport).
+// authorizer, mod_scgi) and Caddy (reverse_proxy with the FastCGI transport);
+// the operations tests add HAProxy (fcgi-app and tcp-check health checks)
+// and Prometheus (scraping the -status listener).
 //
 // Every server is started by the tests themselves on 127.0.0.1, on a free
 // port, in the foreground, with a configuration rendered from the templates

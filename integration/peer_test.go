@@ -89,6 +89,10 @@ type confData struct {
 
 	FCGIAddr   string // host:port of a FastCGI backend
 	FCGIPort   int
+	FCGIAddr2  string // host:port of a second FastCGI backend
+	FCGIPort2  int
+	Port2      int    // a second port of the server on 127.0.0.1
+	StatusAddr string // host:port of a backend's -status listener
 	FCGISocket string // path of a FastCGI backend's unix socket
 	SCGIAddr   string // host:port of an SCGI backend
 	SCGIPort   int
@@ -118,6 +122,8 @@ func newConf(t *testing.T, unprivileged bool) *confData {
 		FilesDir:   filepath.Join(dir, "files"),
 		Port:       freePort(t),
 		FCGIPort:   freePort(t),
+		FCGIPort2:  freePort(t),
+		Port2:      freePort(t),
 		FCGISocket: filepath.Join(dir, "fcgi.sock"),
 		SCGIPort:   freePort(t),
 		ModulesDir: "/usr/lib/apache2/modules",
@@ -126,6 +132,8 @@ func newConf(t *testing.T, unprivileged bool) *confData {
 		CGIModule:  "cgid",
 	}
 	c.FCGIAddr = "127.0.0.1:" + strconv.Itoa(c.FCGIPort)
+	c.FCGIAddr2 = "127.0.0.1:" + strconv.Itoa(c.FCGIPort2)
+	c.StatusAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	c.SCGIAddr = "127.0.0.1:" + strconv.Itoa(c.SCGIPort)
 	c.CGIDir = filepath.Join(c.DocRoot, "cgi")
 	c.FCGIWrapper = filepath.Join(dir, "bin", "cgiref-fcgi")

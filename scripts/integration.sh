@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs cgiref behind real web servers (Apache httpd, nginx, lighttpd, Caddy):
+# Runs cgiref behind real web servers (Apache httpd, nginx, lighttpd, Caddy,
+# HAProxy) and under Prometheus:
 # installs them with apt when they are missing (Debian/Ubuntu), checks that
 # every one is there, then runs the Go tests in integration/. The tests start
 # each server themselves on 127.0.0.1 with a configuration rendered from
@@ -9,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nginx lighttpd apache2 libapache2-mod-fcgid caddy php-fpm systemd curl)
+packages=(nginx lighttpd apache2 libapache2-mod-fcgid caddy haproxy prometheus php-fpm systemd curl)
 
 fail() {
 	echo "integration: $*" >&2
@@ -33,7 +34,7 @@ if ((${#missing[@]})); then
 fi
 
 # What the tests run; each must be present.
-for cmd in nginx lighttpd apache2 caddy systemd-socket-activate curl go; do
+for cmd in nginx lighttpd apache2 caddy haproxy prometheus systemd-socket-activate curl go; do
 	PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null || fail "$cmd is not installed"
 done
 for mod in mod_cgi mod_cgid mod_proxy_fcgi mod_proxy_scgi mod_fcgid mod_mpm_event mod_mpm_prefork; do

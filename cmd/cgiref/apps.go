@@ -319,6 +319,10 @@ func (c *checkApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cutApp(w, r, strings.TrimPrefix(p, "/cut/"))
 	case p == "/slow":
 		slowApp(w, r)
+	case p == "/sleep":
+		sleepApp(w, r)
+	case p == "/log":
+		logApp(w, r)
 	case strings.HasPrefix(p, "/status/"):
 		statusApp(w, strings.TrimPrefix(p, "/status/"))
 	case p == "/auth":
@@ -358,6 +362,37 @@ func streamApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	io.WriteString(w, "second\n")
+}
+
+// maxSleep bounds /sleep.
+const maxSleep = time.Minute
+
+// sleepApp waits ms milliseconds (the query's ms, 0 to maxSleep) or until
+// the request is cancelled, then answers "slept N ms": a handler that holds
+// its slot, for tests of limits, pings and slow requests.
+func sleepApp(w http.ResponseWriter, r *http.Request) {
+	ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+	if err != nil || ms < 0 || time.Duration(ms)*time.Millisecond > maxSleep {
+		http.Error(w, fmt.Sprintf("bad ms %q: want 0..%d", r.URL.Query().Get("ms"), maxSleep.Milliseconds()), http.StatusBadRequest)
+		return
+	}
+	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "slept %d ms\n", ms)
+}
+
+// logApp writes the query's msg to the request's error stream
+// (gateway.Errors) as one line, then answers "logged".
+func logApp(w http.ResponseWriter, r *http.Request) {
+	logf(r, "log: %s", r.URL.Query().Get("msg"))
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "logged\n")
 }
 
 // statusApp answers the status code s (200..999) with a short body, none

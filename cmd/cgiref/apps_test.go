@@ -614,3 +614,40 @@ func TestFilesWindowsPathTricks(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckSleep(t *testing.T) {
+	h := handlerFor(t, "-app", "check")
+	for _, tc := range []struct {
+		query string
+		code  int
+		body  string
+	}{
+		{"ms=0", 200, "slept 0 ms\n"},
+		{"ms=20", 200, "slept 20 ms\n"},
+		{"", 400, ""},
+		{"ms=-1", 400, ""},
+		{"ms=60001", 400, ""},
+	} {
+		rec := serveRecorder(t, h, httptest.NewRequest("GET", "/sleep?"+tc.query, nil))
+		if rec.Code != tc.code || tc.body != "" && rec.Body.String() != tc.body {
+			t.Errorf("/sleep?%s: %d %q, want %d %q", tc.query, rec.Code, rec.Body.String(), tc.code, tc.body)
+		}
+	}
+	// A cancelled request ends the wait at once, with no answer.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := serveRecorder(t, h, httptest.NewRequest("GET", "/sleep?ms=60000", nil).WithContext(ctx))
+	if rec.Body.Len() != 0 {
+		t.Errorf("cancelled /sleep: body %q, want none", rec.Body.String())
+	}
+}
+
+func TestCheckLogGateway(t *testing.T) {
+	env := cgiEnv("GET", "/log")
+	env["QUERY_STRING"] = "msg=hello+there"
+	env["REQUEST_URI"] += "?msg=hello+there"
+	out, errs := runGateway(t, handlerFor(t, "-app", "check"), env, nil)
+	if !strings.HasPrefix(out, "Status: 200 OK\r\n") || !strings.HasSuffix(out, "logged\n") || errs != "cgiref: log: hello there\n" {
+		t.Errorf("stdout %q, stderr %q", out, errs)
+	}
+}

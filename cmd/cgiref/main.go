@@ -28,10 +28,12 @@
 //   - files serves the files below -dir, with index.html for folders;
 //   - check is for integration tests: /echo echoes, /panic panics, /stream
 //     writes two lines a second apart with a flush between them,
-//     /status/NNN answers status NNN, /auth answers as a FastCGI authorizer
-//     (200 and Variable-AUTH_USER when the request has X-Auth: ok, else
-//     403), /pid answers "pid N" (and X-Pid: N), the id of the process
-//     that answered, /files/ serves -dir, anything else is the demo listing.
+//     /sleep?ms=N answers after N milliseconds, /log?msg=M writes M to the
+//     request's error stream, /status/NNN answers status NNN, /auth answers
+//     as a FastCGI authorizer (200 and Variable-AUTH_USER when the request
+//     has X-Auth: ok, else 403), /pid answers "pid N" (and X-Pid: N), the
+//     id of the process that answered, /files/ serves -dir, anything else is
+//     the demo listing.
 //
 // -validate wraps the application in validate.Validator.
 //
