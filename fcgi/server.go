@@ -176,9 +176,9 @@ type Server struct {
 	// the pprof label cgiref_request).
 	SlowRequest time.Duration
 
-	// AccessLog, when not nil, is called once per request that reached the
-	// handler (or was answered by the server: refusals, pings), after its
-	// end.
+	// AccessLog, when not nil, is called once per request whose handler
+	// ran, after its end. Refusals and pings are counted (Stats), not
+	// logged here.
 	AccessLog func(gateway.AccessRecord)
 
 	// ConnState, when not nil, is called as a connection changes state, as
