@@ -266,7 +266,9 @@ func TestRequestTimeoutThenShutdown(t *testing.T) {
 func TestParamsBurstMemoryReturns(t *testing.T) {
 	const heapBound = 16 << 20
 	before := heapAfterGC()
-	s := &Server{Handler: hello}
+	// A header timeout long enough that a slow machine times out none of
+	// the connections while they send.
+	s := &Server{Handler: hello, ReadHeaderTimeout: 2 * time.Minute}
 	addr := startServer(t, s)
 	big := pairs{{"HTTP_X_BIG", strings.Repeat("v", 950<<10)}}.encode()
 	var conns []*client
@@ -283,7 +285,7 @@ func TestParamsBurstMemoryReturns(t *testing.T) {
 		conns = append(conns, c)
 	}
 	want := int64(300 - DefaultMaxHeaderMemory/(950<<10) - 1)
-	for deadline := time.Now().Add(4 * testTimeout); s.Stats().Refusals["header_memory"] < want && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(9 * testTimeout); s.Stats().Refusals["header_memory"] < want && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
 	for _, c := range conns {
