@@ -36,7 +36,7 @@ fi
 for cmd in nginx lighttpd apache2 caddy systemd-socket-activate curl go; do
 	PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null || fail "$cmd is not installed"
 done
-for mod in mod_cgi mod_cgid mod_proxy_fcgi mod_proxy_scgi mod_fcgid mod_mpm_event mod_mpm_prefork; do
+for mod in mod_cgi mod_cgid mod_proxy_fcgi mod_proxy_scgi mod_fcgid mod_mpm_event mod_mpm_prefork mod_ssl mod_socache_shmcb; do
 	[ -f "/usr/lib/apache2/modules/$mod.so" ] || fail "Apache module $mod is missing"
 done
 compgen -G '/usr/sbin/php-fpm*' >/dev/null || fail "php-fpm is not installed"

@@ -1,0 +1,368 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/cgiref/cgiref/internal/observe"
+)
+
+// TestTLS requests the check app's /observe over HTTPS through nginx
+// (FastCGI and SCGI) and Apache (mod_proxy_fcgi, mod_fcgid, mod_proxy_scgi
+// and CGI through mod_cgid), configured as docs/tls.md shows, with a test
+// CA, a server certificate for localhost and a client certificate. What the
+// handler finds in r.TLS must be what the Go client negotiated: version,
+// cipher suite, server name (SNI), session resumption, the client's
+// certificate in PeerCertificates and, as both servers verified it, in
+// VerifiedChains. Without a client certificate r.TLS is still there, with no
+// peer certificates.
+func TestTLS(t *testing.T) {
+	peers := []struct {
+		name    string
+		start   func(*testing.T, *testPKI) *tlsServer
+		scripts []string
+	}{
+		{"nginx", startNginxTLS, []string{"/fcgi", "/scgi"}},
+		{"apache", startApacheTLS, []string{"/fcgi", "/fcgid", "/scgi", "/cgi/auto"}},
+	}
+	pki := newTestPKI(t)
+	for _, p := range peers {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			srv := p.start(t, pki)
+			for _, script := range p.scripts {
+				t.Run(script[1:], func(t *testing.T) {
+					for _, c := range tlsCases {
+						t.Run(c.name, func(t *testing.T) { checkTLS(t, srv, pki, script, c) })
+					}
+				})
+			}
+		})
+	}
+}
+
+// tlsCase is how the client connects.
+type tlsCase struct {
+	name       string
+	version    uint16 // the only version the client offers
+	clientCert bool   // the client presents its certificate
+	chain      bool   // ... signed by an intermediate CA, which it sends too
+	resume     bool   // a second connection resumes the first one's session
+}
+
+var tlsCases = []tlsCase{
+	{name: "tls1.3-cert", version: tls.VersionTLS13, clientCert: true},
+	{name: "tls1.2-cert", version: tls.VersionTLS12, clientCert: true},
+	{name: "tls1.3-no-cert", version: tls.VersionTLS13},
+	{name: "tls1.2-no-cert", version: tls.VersionTLS12},
+	{name: "tls1.3-chain", version: tls.VersionTLS13, clientCert: true, chain: true},
+	{name: "tls1.2-chain", version: tls.VersionTLS12, clientCert: true, chain: true},
+	{name: "tls1.3-resumed", version: tls.VersionTLS13, clientCert: true, resume: true},
+	{name: "tls1.2-resumed", version: tls.VersionTLS12, clientCert: true, resume: true},
+}
+
+// checkTLS requests script/observe as c says and compares the handler's
+// r.TLS with the client's side of the connection.
+func checkTLS(t *testing.T, srv *tlsServer, pki *testPKI, script string, c tlsCase) {
+	client := srv.client(pki, c)
+	rep, cs := observeTLS(t, client, srv.base+script+"/observe/tls")
+	if c.resume {
+		// The first answer brought the session (TLS 1.3: its ticket); a new
+		// connection resumes it.
+		rep, cs = observeTLS(t, client, srv.base+script+"/observe/tls")
+		if !cs.DidResume {
+			t.Errorf("the client's second connection did not resume its session")
+		}
+	}
+	got := rep.TLS
+	if got == nil {
+		t.Fatalf("r.TLS is nil behind HTTPS; report %+v", rep)
+	}
+	if !got.HandshakeComplete {
+		t.Errorf("HandshakeComplete false")
+	}
+	if got.Version != cs.Version {
+		t.Errorf("Version %#04x, the client negotiated %#04x (%s)", got.Version, cs.Version, tls.VersionName(cs.Version))
+	}
+	if got.CipherSuite != cs.CipherSuite {
+		t.Errorf("CipherSuite %#04x (%s), the client negotiated %#04x (%s)",
+			got.CipherSuite, tls.CipherSuiteName(got.CipherSuite), cs.CipherSuite, tls.CipherSuiteName(cs.CipherSuite))
+	}
+	if got.ServerName != "localhost" {
+		t.Errorf("ServerName %q, want the client's SNI %q", got.ServerName, "localhost")
+	}
+	if got.DidResume != cs.DidResume {
+		t.Errorf("DidResume %v, the client's %v", got.DidResume, cs.DidResume)
+	}
+	wantPeers, wantChains := []string(nil), 0
+	switch {
+	case c.chain && srv.passesChain:
+		wantPeers, wantChains = pki.chainSubjects, 1
+	case c.chain:
+		wantPeers, wantChains = pki.chainSubjects[:1], 1
+	case c.clientCert:
+		wantPeers, wantChains = []string{pki.clientSubject}, 1
+	}
+	if !slices.Equal(got.Peers, wantPeers) {
+		t.Errorf("PeerCertificates' subjects %q, want %q", got.Peers, wantPeers)
+	}
+	if got.VerifiedChains != wantChains {
+		t.Errorf("%d VerifiedChains, want %d (the server verified the client's certificate: SSL_CLIENT_VERIFY SUCCESS)", got.VerifiedChains, wantChains)
+	}
+	if rep.Host != "localhost:"+strconv.Itoa(srv.port) && rep.Host != "localhost" {
+		t.Errorf("Host %q", rep.Host)
+	}
+}
+
+// observeTLS gets url with client and returns the handler's report and the
+// client's side of the connection.
+func observeTLS(t *testing.T, client *http.Client, url string) (*observe.Report, *tls.ConnectionState) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: reading the body: %v", url, err)
+	}
+	if resp.TLS == nil {
+		t.Fatalf("GET %s: no TLS on the client's side", url)
+	}
+	return report(t, resp, body), resp.TLS
+}
+
+// tlsServer is a web server that serves HTTPS on 127.0.0.1 as "localhost".
+type tlsServer struct {
+	*server
+	port int
+	// passesChain: the server passes the certificates the client sent
+	// after its own (SSL_CLIENT_CERT_CHAIN_n).
+	passesChain bool
+}
+
+// client returns an HTTP client for srv that offers only c.version, trusts
+// the test CA, asks for "localhost" (SNI and Host) and presents the client
+// certificate when c says so. Each request has a connection of its own.
+func (srv *tlsServer) client(pki *testPKI, c tlsCase) *http.Client {
+	cfg := &tls.Config{
+		RootCAs:    pki.roots,
+		ServerName: "localhost",
+		MinVersion: c.version,
+		MaxVersion: c.version,
+	}
+	switch {
+	case c.chain:
+		cfg.Certificates = []tls.Certificate{pki.chained}
+	case c.clientCert:
+		cfg.Certificates = []tls.Certificate{pki.client}
+	}
+	if c.resume {
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(srv.port)
+	dialer := &net.Dialer{Timeout: requestLimit}
+	return &http.Client{
+		Timeout: requestLimit,
+		Transport: &http.Transport{
+			TLSClientConfig:   cfg,
+			DisableKeepAlives: true,
+			// "localhost" may resolve to ::1 first; the servers listen on
+			// 127.0.0.1 only.
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return dialer.DialContext(ctx, network, addr)
+			},
+		},
+	}
+}
+
+// tlsConf is what the HTTPS templates are rendered with: a server's
+// confData and the test PKI's files.
+type tlsConf struct {
+	*confData
+	TLSPort  int    // the HTTPS port on 127.0.0.1
+	CertFile string // the server's certificate for localhost, PEM
+	KeyFile  string // its key, PEM
+	CAFile   string // the CA that signed the client certificates, PEM
+}
+
+// newTLSConf prepares a server's prefix with the PKI's files; the server
+// listens on TLSPort, which is c.Port.
+func newTLSConf(t *testing.T, pki *testPKI, unprivileged bool) *tlsConf {
+	t.Helper()
+	c := newConf(t, unprivileged)
+	tc := &tlsConf{confData: c, TLSPort: c.Port,
+		CertFile: filepath.Join(c.Dir, "server.pem"),
+		KeyFile:  filepath.Join(c.Dir, "server.key"),
+		CAFile:   filepath.Join(c.Dir, "ca.pem")}
+	mustWrite(t, tc.CertFile, string(pki.serverCert), 0o644)
+	mustWrite(t, tc.KeyFile, string(pki.serverKey), 0o600)
+	mustWrite(t, tc.CAFile, string(pki.caCert), 0o644)
+	return tc
+}
+
+// renderTLS writes the template docs/conf/tmpl, filled with c, to
+// c.Dir/out, as render does, and returns the file's path.
+func renderTLS(t *testing.T, c *tlsConf, tmpl, out string) string {
+	t.Helper()
+	tp, err := template.New(tmpl).Option("missingkey=error").ParseGlob(filepath.Join(confDir, "*"))
+	mustDo(t, err)
+	var b bytes.Buffer
+	if err := tp.ExecuteTemplate(&b, tmpl, c); err != nil {
+		t.Fatalf("rendering %s: %v", filepath.Join(confDir, tmpl), err)
+	}
+	name := filepath.Join(c.Dir, out)
+	mustWrite(t, name, b.String(), 0o644)
+	return name
+}
+
+// startNginxTLS runs nginx with docs/conf/nginx-tls.conf.tmpl: /fcgi to
+// `cgiref fcgi`, /scgi to `cgiref scgi`.
+func startNginxTLS(t *testing.T, pki *testPKI) *tlsServer {
+	t.Helper()
+	c := newTLSConf(t, pki, false)
+	s := newServer(t, "nginx-tls", c.confData)
+	s.logs = append(s.logs, filepath.Join(c.Dir, "error.log"))
+	s.startBackend(t, "fcgi-tcp", "fcgi", c.FCGIAddr)
+	s.startBackend(t, "scgi", "scgi", c.SCGIAddr)
+	for _, f := range []string{"cgiref_fastcgi_params", "cgiref_scgi_params", "cgiref_fastcgi_tls_params", "cgiref_scgi_tls_params"} {
+		renderTLS(t, c, f, f)
+	}
+	conf := renderTLS(t, c, "nginx-tls.conf.tmpl", "nginx.conf")
+	s.start(t, nil, "nginx", "-p", c.Dir, "-c", conf, "-e", filepath.Join(c.Dir, "error.log"), "-g", "daemon off;")
+	return newTLSServer(s, c, false)
+}
+
+// startApacheTLS runs Apache (event MPM, mod_cgid) with
+// docs/conf/apache-tls.conf.tmpl: the deployments of docs/apache.md behind
+// mod_ssl.
+func startApacheTLS(t *testing.T, pki *testPKI) *tlsServer {
+	t.Helper()
+	c := newTLSConf(t, pki, true)
+	s := newServer(t, "apache-tls", c.confData)
+	s.logs = append(s.logs, filepath.Join(c.Dir, "error.log"))
+	s.startBackend(t, "fcgi-tcp", "fcgi", c.FCGIAddr)
+	s.startBackend(t, "scgi", "scgi", c.SCGIAddr)
+	conf := renderTLS(t, c, "apache-tls.conf.tmpl", "apache.conf")
+	s.start(t, nil, "apache2", "-d", c.Dir, "-f", conf, "-DFOREGROUND")
+	return newTLSServer(s, c, true)
+}
+
+func newTLSServer(s *server, c *tlsConf, passesChain bool) *tlsServer {
+	s.base = "https://localhost:" + strconv.Itoa(c.TLSPort)
+	return &tlsServer{server: s, port: c.TLSPort, passesChain: passesChain}
+}
+
+// testPKI is a CA made for one test run, a server certificate it signed for
+// localhost and 127.0.0.1, a client certificate it signed, and a client
+// certificate signed by an intermediate CA it signed.
+type testPKI struct {
+	caCert, serverCert, serverKey []byte // PEM
+	roots                         *x509.CertPool
+	client                        tls.Certificate
+	clientSubject                 string // the client certificate's Subject.String()
+	chained                       tls.Certificate
+	chainSubjects                 []string // the chained certificate's subject, then the intermediate's
+}
+
+func newTestPKI(t *testing.T) *testPKI {
+	t.Helper()
+	now := time.Now()
+	caKey := newKey(t)
+	ca := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{Organization: []string{"cgiref"}, CommonName: "cgiref test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLen:            1,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	mustDo(t, err)
+	ca, err = x509.ParseCertificate(caDER)
+	mustDo(t, err)
+
+	sign := func(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) ([]byte, *ecdsa.PrivateKey, *x509.Certificate) {
+		key := newKey(t)
+		tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+		mustDo(t, err)
+		c, err := x509.ParseCertificate(der)
+		mustDo(t, err)
+		return der, key, c
+	}
+	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage) *x509.Certificate {
+		return &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{Organization: []string{"cgiref"}, OrganizationalUnit: []string{"tests"}, CommonName: cn},
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		}
+	}
+	srvTmpl := leaf(2, "localhost", x509.ExtKeyUsageServerAuth)
+	srvTmpl.DNSNames, srvTmpl.IPAddresses = []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)}
+	serverDER, serverKey, _ := sign(srvTmpl, ca, caKey)
+	clientDER, clientKey, clientLeaf := sign(leaf(3, "cgiref test client", x509.ExtKeyUsageClientAuth), ca, caKey)
+	interDER, interKey, inter := sign(&x509.Certificate{
+		SerialNumber:          big.NewInt(4),
+		Subject:               pkix.Name{Organization: []string{"cgiref"}, CommonName: "cgiref test client CA"},
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}, ca, caKey)
+	chainedDER, chainedKey, chainedLeaf := sign(leaf(5, "cgiref test chained client", x509.ExtKeyUsageClientAuth), inter, interKey)
+
+	p := &testPKI{
+		caCert:        pemBlock("CERTIFICATE", caDER),
+		serverCert:    pemBlock("CERTIFICATE", serverDER),
+		serverKey:     pemBlock("EC PRIVATE KEY", marshalKey(t, serverKey)),
+		roots:         x509.NewCertPool(),
+		client:        tls.Certificate{Certificate: [][]byte{clientDER}, PrivateKey: clientKey, Leaf: clientLeaf},
+		clientSubject: clientLeaf.Subject.String(),
+		chained:       tls.Certificate{Certificate: [][]byte{chainedDER, interDER}, PrivateKey: chainedKey, Leaf: chainedLeaf},
+		chainSubjects: []string{chainedLeaf.Subject.String(), inter.Subject.String()},
+	}
+	p.roots.AddCert(ca)
+	return p
+}
+
+func newKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	mustDo(t, err)
+	return k
+}
+
+func marshalKey(t *testing.T, k *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	der, err := x509.MarshalECPrivateKey(k)
+	mustDo(t, err)
+	return der
+}
+
+func pemBlock(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
