@@ -33,8 +33,11 @@ import (
 // handler finds in r.TLS must be what the Go client negotiated: version,
 // cipher suite, server name (SNI), session resumption, the client's
 // certificate in PeerCertificates and, as both servers verified it, in
-// VerifiedChains. Without a client certificate r.TLS is still there, with no
-// peer certificates.
+// VerifiedChains (behind Apache with the intermediate CA the client sent;
+// nginx passes the client's own certificate alone). Without a client
+// certificate r.TLS is still there, with no peer certificates; one that no
+// trusted CA signed never reaches the app (nginx answers 400, Apache ends
+// the handshake).
 func TestTLS(t *testing.T) {
 	peers := []struct {
 		name    string
@@ -54,6 +57,7 @@ func TestTLS(t *testing.T) {
 					for _, c := range tlsCases {
 						t.Run(c.name, func(t *testing.T) { checkTLS(t, srv, pki, script, c) })
 					}
+					t.Run("untrusted-cert", func(t *testing.T) { checkUntrusted(t, srv, pki, script) })
 				})
 			}
 		})
@@ -133,6 +137,37 @@ func checkTLS(t *testing.T, srv *tlsServer, pki *testPKI, script string, c tlsCa
 	}
 }
 
+// checkUntrusted presents a client certificate that no trusted CA signed:
+// with optional verification, the request must never reach the app.
+func checkUntrusted(t *testing.T, srv *tlsServer, pki *testPKI, script string) {
+	client := srv.client(pki, tlsCase{version: tls.VersionTLS13})
+	// Certificates alone would send none: Go's client sends only a
+	// certificate one of the server's CAs signed.
+	client.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		return &pki.untrusted, nil
+	}
+	resp, err := client.Get(srv.base + script + "/observe/tls")
+	if srv.refusesUntrusted {
+		// Apache: mod_ssl ends the handshake ("unknown certificate
+		// authority").
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("status %d, report %q: want the handshake refused", resp.StatusCode, resp.Header.Get(observe.HeaderName))
+		}
+		return
+	}
+	// nginx: the handshake succeeds, then nginx answers 400 itself.
+	if err != nil {
+		t.Fatalf("GET: %v; want nginx's own 400", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get(observe.HeaderName) != "" {
+		t.Errorf("status %d, report %q; want the server's own 400; body:\n%s",
+			resp.StatusCode, resp.Header.Get(observe.HeaderName), clip(body))
+	}
+}
+
 // observeTLS gets url with client and returns the handler's report and the
 // client's side of the connection.
 func observeTLS(t *testing.T, client *http.Client, url string) (*observe.Report, *tls.ConnectionState) {
@@ -159,6 +194,9 @@ type tlsServer struct {
 	// passesChain: the server passes the certificates the client sent
 	// after its own (SSL_CLIENT_CERT_CHAIN_n).
 	passesChain bool
+	// refusesUntrusted: a client certificate that does not verify ends the
+	// handshake (else the server answers 400 itself).
+	refusesUntrusted bool
 }
 
 // client returns an HTTP client for srv that offers only c.version, trusts
@@ -250,7 +288,7 @@ func startNginxTLS(t *testing.T, pki *testPKI) *tlsServer {
 	}
 	conf := renderTLS(t, c, "nginx-tls.conf.tmpl", "nginx.conf")
 	s.start(t, nil, "nginx", "-p", c.Dir, "-c", conf, "-e", filepath.Join(c.Dir, "error.log"), "-g", "daemon off;")
-	return newTLSServer(s, c, false)
+	return newTLSServer(s, c, false, false)
 }
 
 // startApacheTLS runs Apache (event MPM, mod_cgid) with
@@ -265,12 +303,12 @@ func startApacheTLS(t *testing.T, pki *testPKI) *tlsServer {
 	s.startBackend(t, "scgi", "scgi", c.SCGIAddr)
 	conf := renderTLS(t, c, "apache-tls.conf.tmpl", "apache.conf")
 	s.start(t, nil, "apache2", "-d", c.Dir, "-f", conf, "-DFOREGROUND")
-	return newTLSServer(s, c, true)
+	return newTLSServer(s, c, true, true)
 }
 
-func newTLSServer(s *server, c *tlsConf, passesChain bool) *tlsServer {
+func newTLSServer(s *server, c *tlsConf, passesChain, refusesUntrusted bool) *tlsServer {
 	s.base = "https://localhost:" + strconv.Itoa(c.TLSPort)
-	return &tlsServer{server: s, port: c.TLSPort, passesChain: passesChain}
+	return &tlsServer{server: s, port: c.TLSPort, passesChain: passesChain, refusesUntrusted: refusesUntrusted}
 }
 
 // testPKI is a CA made for one test run, a server certificate it signed for
@@ -282,7 +320,8 @@ type testPKI struct {
 	client                        tls.Certificate
 	clientSubject                 string // the client certificate's Subject.String()
 	chained                       tls.Certificate
-	chainSubjects                 []string // the chained certificate's subject, then the intermediate's
+	chainSubjects                 []string        // the chained certificate's subject, then the intermediate's
+	untrusted                     tls.Certificate // a self-signed client certificate
 }
 
 func newTestPKI(t *testing.T) *testPKI {
@@ -335,6 +374,12 @@ func newTestPKI(t *testing.T) *testPKI {
 	}, ca, caKey)
 	chainedDER, chainedKey, chainedLeaf := sign(leaf(5, "cgiref test chained client", x509.ExtKeyUsageClientAuth), inter, interKey)
 
+	untrustedTmpl := leaf(6, "cgiref untrusted client", x509.ExtKeyUsageClientAuth)
+	untrustedKey := newKey(t)
+	untrustedTmpl.NotBefore, untrustedTmpl.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
+	untrustedDER, err := x509.CreateCertificate(rand.Reader, untrustedTmpl, untrustedTmpl, &untrustedKey.PublicKey, untrustedKey)
+	mustDo(t, err)
+
 	p := &testPKI{
 		caCert:        pemBlock("CERTIFICATE", caDER),
 		serverCert:    pemBlock("CERTIFICATE", serverDER),
@@ -344,6 +389,7 @@ func newTestPKI(t *testing.T) *testPKI {
 		clientSubject: clientLeaf.Subject.String(),
 		chained:       tls.Certificate{Certificate: [][]byte{chainedDER, interDER}, PrivateKey: chainedKey, Leaf: chainedLeaf},
 		chainSubjects: []string{chainedLeaf.Subject.String(), inter.Subject.String()},
+		untrusted:     tls.Certificate{Certificate: [][]byte{untrustedDER}, PrivateKey: untrustedKey},
 	}
 	p.roots.AddCert(ca)
 	return p
