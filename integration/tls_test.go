@@ -27,17 +27,19 @@ import (
 )
 
 // TestTLS requests the check app's /observe over HTTPS through nginx
-// (FastCGI and SCGI) and Apache (mod_proxy_fcgi, mod_fcgid, mod_proxy_scgi
-// and CGI through mod_cgid), configured as docs/tls.md shows, with a test
-// CA, a server certificate for localhost and a client certificate. What the
-// handler finds in r.TLS must be what the Go client negotiated: version,
-// cipher suite, server name (SNI), session resumption, the client's
-// certificate in PeerCertificates and, as both servers verified it, in
-// VerifiedChains (behind Apache with the intermediate CA the client sent;
-// nginx passes the client's own certificate alone). Without a client
-// certificate r.TLS is still there, with no peer certificates; one that no
-// trusted CA signed never reaches the app (nginx answers 400, Apache ends
-// the handshake).
+// (FastCGI and SCGI), Apache (mod_proxy_fcgi, mod_fcgid, mod_proxy_scgi and
+// CGI through mod_cgid), lighttpd (FastCGI, SCGI, CGI) and Caddy (FastCGI),
+// configured as docs/tls.md shows, with a test CA, a server certificate for
+// localhost, a client certificate and one signed by an intermediate CA.
+// What the handler finds in r.TLS must be what the Go client negotiated:
+// version, cipher suite, server name (SNI) and session resumption where the
+// server passes them, the client's certificate in PeerCertificates and, as
+// the server verified it, in VerifiedChains (with the intermediate where the
+// server passes the chain: Apache). Without a client certificate r.TLS is
+// still there, with no peer certificates; one that no trusted CA signed
+// never reaches the app as a peer certificate (nginx answers 400, Apache and
+// Caddy end the handshake, lighttpd drops it). tlsTraits records what each
+// server was measured to pass.
 func TestTLS(t *testing.T) {
 	peers := []struct {
 		name    string
@@ -46,6 +48,8 @@ func TestTLS(t *testing.T) {
 	}{
 		{"nginx", startNginxTLS, []string{"/fcgi", "/scgi"}},
 		{"apache", startApacheTLS, []string{"/fcgi", "/fcgid", "/scgi", "/cgi/auto"}},
+		{"lighttpd", startLighttpdTLS, []string{"/fcgi-tcp", "/scgi", "/cgi/auto"}},
+		{"caddy", startCaddyTLS, []string{"/fcgi"}},
 	}
 	pki := newTestPKI(t)
 	for _, p := range peers {
@@ -111,11 +115,11 @@ func checkTLS(t *testing.T, srv *tlsServer, pki *testPKI, script string, c tlsCa
 		t.Errorf("CipherSuite %#04x (%s), the client negotiated %#04x (%s)",
 			got.CipherSuite, tls.CipherSuiteName(got.CipherSuite), cs.CipherSuite, tls.CipherSuiteName(cs.CipherSuite))
 	}
-	if got.ServerName != "localhost" {
-		t.Errorf("ServerName %q, want the client's SNI %q", got.ServerName, "localhost")
+	if wantName := "localhost"; srv.noSNI && got.ServerName != "" || !srv.noSNI && got.ServerName != wantName {
+		t.Errorf("ServerName %q, want the client's SNI %q (the server passes it: %v)", got.ServerName, wantName, !srv.noSNI)
 	}
-	if got.DidResume != cs.DidResume {
-		t.Errorf("DidResume %v, the client's %v", got.DidResume, cs.DidResume)
+	if got.DidResume != (cs.DidResume && !srv.noResumed) {
+		t.Errorf("DidResume %v, the client's %v (the server passes it: %v)", got.DidResume, cs.DidResume, !srv.noResumed)
 	}
 	wantPeers, wantChains := []string(nil), 0
 	switch {
@@ -146,25 +150,32 @@ func checkUntrusted(t *testing.T, srv *tlsServer, pki *testPKI, script string) {
 	client.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		return &pki.untrusted, nil
 	}
-	resp, err := client.Get(srv.base + script + "/observe/tls")
-	if srv.refusesUntrusted {
-		// Apache: mod_ssl ends the handshake ("unknown certificate
-		// authority").
+	url := srv.base + script + "/observe/tls"
+	switch srv.untrusted {
+	case "handshake":
+		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			t.Fatalf("status %d, report %q: want the handshake refused", resp.StatusCode, resp.Header.Get(observe.HeaderName))
 		}
-		return
-	}
-	// nginx: the handshake succeeds, then nginx answers 400 itself.
-	if err != nil {
-		t.Fatalf("GET: %v; want nginx's own 400", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get(observe.HeaderName) != "" {
-		t.Errorf("status %d, report %q; want the server's own 400; body:\n%s",
-			resp.StatusCode, resp.Header.Get(observe.HeaderName), clip(body))
+	case "400":
+		resp, err := client.Get(url)
+		if err != nil {
+			t.Fatalf("GET: %v; want the server's own 400", err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get(observe.HeaderName) != "" {
+			t.Errorf("status %d, report %q; want the server's own 400; body:\n%s",
+				resp.StatusCode, resp.Header.Get(observe.HeaderName), clip(body))
+		}
+	case "dropped":
+		rep, _ := observeTLS(t, client, url)
+		if rep.TLS == nil || len(rep.TLS.Peers) != 0 || rep.TLS.VerifiedChains != 0 {
+			t.Errorf("r.TLS %+v; want no PeerCertificates and no VerifiedChains", rep.TLS)
+		}
+	default:
+		t.Fatalf("unknown untrusted %q", srv.untrusted)
 	}
 }
 
@@ -191,12 +202,23 @@ func observeTLS(t *testing.T, client *http.Client, url string) (*observe.Report,
 type tlsServer struct {
 	*server
 	port int
+	tlsTraits
+}
+
+// tlsTraits is what a server does with TLS, as measured.
+type tlsTraits struct {
 	// passesChain: the server passes the certificates the client sent
 	// after its own (SSL_CLIENT_CERT_CHAIN_n).
 	passesChain bool
-	// refusesUntrusted: a client certificate that does not verify ends the
-	// handshake (else the server answers 400 itself).
-	refusesUntrusted bool
+	// noSNI: the server does not pass the name the client asked for.
+	noSNI bool
+	// noResumed: the server does not say whether the session was resumed.
+	noResumed bool
+	// untrusted is what becomes of a client certificate that does not
+	// verify: "handshake" (the server ends the handshake), "400" (the
+	// server answers 400 itself) or "dropped" (the request reaches the app
+	// without the certificate).
+	untrusted string
 }
 
 // client returns an HTTP client for srv that offers only c.version, trusts
@@ -288,7 +310,7 @@ func startNginxTLS(t *testing.T, pki *testPKI) *tlsServer {
 	}
 	conf := renderTLS(t, c, "nginx-tls.conf.tmpl", "nginx.conf")
 	s.start(t, nil, "nginx", "-p", c.Dir, "-c", conf, "-e", filepath.Join(c.Dir, "error.log"), "-g", "daemon off;")
-	return newTLSServer(s, c, false, false)
+	return newTLSServer(s, c, tlsTraits{untrusted: "400"})
 }
 
 // startApacheTLS runs Apache (event MPM, mod_cgid) with
@@ -303,12 +325,42 @@ func startApacheTLS(t *testing.T, pki *testPKI) *tlsServer {
 	s.startBackend(t, "scgi", "scgi", c.SCGIAddr)
 	conf := renderTLS(t, c, "apache-tls.conf.tmpl", "apache.conf")
 	s.start(t, nil, "apache2", "-d", c.Dir, "-f", conf, "-DFOREGROUND")
-	return newTLSServer(s, c, true, true)
+	return newTLSServer(s, c, tlsTraits{passesChain: true, untrusted: "handshake"})
 }
 
-func newTLSServer(s *server, c *tlsConf, passesChain, refusesUntrusted bool) *tlsServer {
+// startLighttpdTLS runs lighttpd with docs/conf/lighttpd-tls.conf.tmpl:
+// the deployments of docs/lighttpd.md (CGI, FastCGI to `cgiref fcgi`,
+// SCGI) over HTTPS.
+func startLighttpdTLS(t *testing.T, pki *testPKI) *tlsServer {
+	t.Helper()
+	c := newTLSConf(t, pki, true)
+	s := newServer(t, "lighttpd-tls", c.confData)
+	s.logs = append(s.logs, filepath.Join(c.Dir, "error.log"), filepath.Join(c.Dir, "breakage.log"))
+	s.startBackend(t, "fcgi-tcp", "fcgi", c.FCGIAddr)
+	s.startBackend(t, "scgi", "scgi", c.SCGIAddr)
+	conf := renderTLS(t, c, "lighttpd-tls.conf.tmpl", "lighttpd.conf")
+	s.start(t, nil, "lighttpd", "-D", "-f", conf)
+	return newTLSServer(s, c, tlsTraits{noSNI: true, noResumed: true, untrusted: "dropped"})
+}
+
+// startCaddyTLS runs Caddy with docs/conf/Caddyfile-tls.tmpl: /fcgi to
+// `cgiref fcgi` over HTTPS.
+func startCaddyTLS(t *testing.T, pki *testPKI) *tlsServer {
+	t.Helper()
+	c := newTLSConf(t, pki, false)
+	s := newServer(t, "caddy-tls", c.confData)
+	s.logs = append(s.logs, filepath.Join(c.Dir, "error.log"))
+	s.startBackend(t, "fcgi-tcp", "fcgi", c.FCGIAddr)
+	conf := renderTLS(t, c, "Caddyfile-tls.tmpl", "Caddyfile")
+	home := filepath.Join(c.Dir, "caddy")
+	env := []string{"HOME=" + home, "XDG_DATA_HOME=" + home, "XDG_CONFIG_HOME=" + home}
+	s.start(t, env, "caddy", "run", "--config", conf, "--adapter", "caddyfile")
+	return newTLSServer(s, c, tlsTraits{noResumed: true, untrusted: "handshake"})
+}
+
+func newTLSServer(s *server, c *tlsConf, traits tlsTraits) *tlsServer {
 	s.base = "https://localhost:" + strconv.Itoa(c.TLSPort)
-	return &tlsServer{server: s, port: c.TLSPort, passesChain: passesChain, refusesUntrusted: refusesUntrusted}
+	return &tlsServer{server: s, port: c.TLSPort, tlsTraits: traits}
 }
 
 // testPKI is a CA made for one test run, a server certificate it signed for
