@@ -115,8 +115,12 @@ func checkTLS(t *testing.T, srv *tlsServer, pki *testPKI, script string, c tlsCa
 		t.Errorf("CipherSuite %#04x (%s), the client negotiated %#04x (%s)",
 			got.CipherSuite, tls.CipherSuiteName(got.CipherSuite), cs.CipherSuite, tls.CipherSuiteName(cs.CipherSuite))
 	}
-	if wantName := "localhost"; srv.noSNI && got.ServerName != "" || !srv.noSNI && got.ServerName != wantName {
-		t.Errorf("ServerName %q, want the client's SNI %q (the server passes it: %v)", got.ServerName, wantName, !srv.noSNI)
+	wantName := "localhost" // the client's SNI
+	if srv.noSNI {
+		wantName = ""
+	}
+	if got.ServerName != wantName {
+		t.Errorf("ServerName %q, want %q (the server passes the client's SNI: %v)", got.ServerName, wantName, !srv.noSNI)
 	}
 	if got.DidResume != (cs.DidResume && !srv.noResumed) {
 		t.Errorf("DidResume %v, the client's %v (the server passes it: %v)", got.DidResume, cs.DidResume, !srv.noResumed)
