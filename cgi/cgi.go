@@ -12,11 +12,13 @@
 // body first (Apache mod_cgid).
 //
 // A web server tells a CGI program to stop by closing its standard output
-// or by a signal (lighttpd sends SIGTERM when the client goes away; Apache
-// closes the pipes, and mod_cgid's cleanup sends SIGTERM). Serve then
-// cancels the request's context, as net/http.Server does when its client
-// goes away, gives the handler a grace period (Server.Grace) to return, and
-// returns an error wrapping ErrStopped. Serve returns an error too when the
+// or by a signal: when the client goes away, lighttpd and Apache (mod_cgi
+// and mod_cgid; Apache notices at its next write to the client) close the
+// program's pipes and send SIGTERM. Serve then cancels the request's
+// context, as net/http.Server does when its client goes away, gives the
+// handler a grace period (Server.Grace) to return, and returns an error
+// wrapping ErrStopped. Apache sends SIGKILL 3 s after its SIGTERM: keep
+// Grace below that there; lighttpd sends none. Serve returns an error too when the
 // answer was cut short (a panic or http.ErrAbortHandler after the answer
 // began, fewer bytes than the declared Content-Length): a CGI program
 // cannot make the web server abort the client's answer (neither Apache nor
@@ -27,6 +29,11 @@
 //		fmt.Fprintln(os.Stderr, err)
 //		os.Exit(1)
 //	}
+//
+// Under CGI, http.ResponseController's Flush works; SetReadDeadline returns
+// http.ErrNotSupported for a request without a body and os.ErrNoDeadline
+// with one (standard input is a blocking pipe or socket); SetWriteDeadline,
+// EnableFullDuplex and Hijack return http.ErrNotSupported.
 package cgi
 
 import (

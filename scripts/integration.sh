@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nginx lighttpd apache2 libapache2-mod-fcgid caddy haproxy prometheus php-fpm systemd curl)
+packages=(nginx lighttpd lighttpd-mod-openssl apache2 libapache2-mod-fcgid caddy haproxy prometheus php-fpm systemd curl)
 
 fail() {
 	echo "integration: $*" >&2
@@ -37,9 +37,10 @@ fi
 for cmd in nginx lighttpd apache2 caddy haproxy prometheus systemd-socket-activate curl go; do
 	PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null || fail "$cmd is not installed"
 done
-for mod in mod_cgi mod_cgid mod_proxy_fcgi mod_proxy_scgi mod_fcgid mod_mpm_event mod_mpm_prefork; do
+for mod in mod_cgi mod_cgid mod_proxy_fcgi mod_proxy_scgi mod_fcgid mod_mpm_event mod_mpm_prefork mod_ssl mod_socache_shmcb; do
 	[ -f "/usr/lib/apache2/modules/$mod.so" ] || fail "Apache module $mod is missing"
 done
+[ -f /usr/lib/lighttpd/mod_openssl.so ] || fail "lighttpd's mod_openssl is missing"
 compgen -G '/usr/sbin/php-fpm*' >/dev/null || fail "php-fpm is not installed"
 [ -f /etc/nginx/fastcgi_params ] && [ -f /etc/nginx/scgi_params ] || fail "nginx's fastcgi_params or scgi_params is missing"
 
