@@ -427,6 +427,12 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 	if idle {
 		c.srv.srv.SetState(c.rwc, http.StateIdle)
 	}
+	// The slot under MaxRequests is free before the web server learns that
+	// the request ended: it may send the next one at once.
+	if req.admitted {
+		req.admitted = false
+		c.srv.release()
+	}
 
 	var err error
 	switch e {
@@ -455,9 +461,6 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 		}
 	}
 	req.release()
-	if req.admitted {
-		c.srv.release()
-	}
 	c.afterRequest(req.keepConn)
 }
 
