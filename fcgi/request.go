@@ -207,7 +207,10 @@ func (c *conn) params(req *request, content []byte) error {
 		delete(env, "CONTENT_LENGTH") // Caddy, for a chunked request: read STDIN to its end
 	}
 	if max := c.srv.maxBodyBytes(); max > 0 && req.role != roleAuthorizer {
-		if n, err := strconv.ParseInt(env["CONTENT_LENGTH"], 10, 64); err == nil && n > max {
+		if cl := env["CONTENT_LENGTH"]; cl == "" {
+			// nginx sends it empty on a GET: nothing to check (and no
+			// parse error to allocate)
+		} else if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > max {
 			c.log.Warn("fcgi: request refused: body over the limit", "request", req.id, "length", n, "limit", max)
 			return c.refuseRequest(req, http.StatusRequestEntityTooLarge, stats.BodyTooLarge)
 		}
@@ -520,9 +523,10 @@ func (req *request) run() {
 	}
 	errw, flushErrs := req.errorStream(env)
 	h := gateway.NewBaseCGI(in, &req.out, errw, env)
-	h.Context = req.ctx
+	h.Context, h.ScopedContext = req.ctx, true
 	h.Timeout = c.srv.RequestTimeout
 	err := h.Run(c.srv.handler())
+	req.stop(context.Canceled) // the request's context ends with the handler, as under net/http
 	flushErrs()
 	c.mu.Lock()
 	cause := req.cause

@@ -151,15 +151,17 @@ func (c *conn) run(req request) {
 	}
 	errs, flushErrs := c.errorStream(req)
 	h := gateway.NewBaseCGI(body, out, errs, req.env)
-	h.Context = ctx
+	h.Context, h.ScopedContext = ctx, true
 	h.SpoolMemory = c.srv.SpoolMemory
 	h.TempDir = c.srv.TempDir
 	h.MaxBodyBytes = c.srv.maxBodyBytes()
 	h.Timeout = c.srv.RequestTimeout
 	err := h.Run(c.srv.handler())
+	cause := context.Cause(ctx)
+	cancel(nil) // the request's context ends with the handler, as under net/http
 	flushErrs()
 	res := h.Result()
-	outcome := outcomeOf(context.Cause(ctx), err, res)
+	outcome := outcomeOf(cause, err, res)
 	c.srv.counters.RequestEnded(outcome)
 	c.srv.counters.BytesIn(req.headerLen + req.contentLength - body.n)
 	c.srv.counters.BytesOut(out.written)
