@@ -25,7 +25,7 @@ var bufReaderPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 
 type conn struct {
 	srv *Server
 	rwc net.Conn
-	log *slog.Logger
+	log atomic.Pointer[slog.Logger] // the server's, with the peer's address; made by logger
 	ctx context.Context
 
 	br  *bufio.Reader
@@ -58,7 +58,6 @@ func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 	c := &conn{
 		srv:  s,
 		rwc:  rwc,
-		log:  s.logger().With("remote", rwc.RemoteAddr().String()),
 		ctx:  ctx,
 		reqs: make(map[uint16]*request),
 	}
@@ -69,6 +68,22 @@ func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 		c.headerBy = time.Now().Add(d) // the first request must begin by then
 	}
 	return c
+}
+
+// logger returns the connection's logger: the server's, with the peer's
+// address. It is made at the first record logged, since formatting the
+// address and cloning the handler cost more than the rest of a connection's
+// logging set-up, and most connections log nothing.
+func (c *conn) logger() *slog.Logger {
+	if l := c.log.Load(); l != nil {
+		return l
+	}
+	var remote string
+	if a := c.rwc.RemoteAddr(); a != nil {
+		remote = a.String()
+	}
+	c.log.CompareAndSwap(nil, c.srv.logger().With("remote", remote))
+	return c.log.Load()
 }
 
 // Serve runs the read loop until the connection ends, then ends its
@@ -82,11 +97,11 @@ func (c *conn) Serve() {
 	case quiet, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case isTimeout(err):
 		c.srv.counters.Refused(stats.Timeout)
-		c.log.Info("fcgi: connection timed out", "err", err)
+		c.logger().Info("fcgi: connection timed out", "err", err)
 	case gateway.IsClientGone(err):
-		c.log.Info("fcgi: the web server dropped the connection", "err", err)
+		c.logger().Info("fcgi: the web server dropped the connection", "err", err)
 	default:
-		c.log.Error("fcgi: closing connection", "err", err)
+		c.logger().Error("fcgi: closing connection", "err", err)
 	}
 	c.Close()
 	c.abortAll()
@@ -184,7 +199,7 @@ func (c *conn) handle(rec record) error {
 	c.mu.Unlock()
 	switch {
 	case req == nil:
-		c.log.Debug("fcgi: record for no active request", "type", rec.typ, "request", rec.id)
+		c.logger().Debug("fcgi: record for no active request", "type", rec.typ, "request", rec.id)
 		return nil
 	case req == refused:
 		return nil // the request was refused: its records are ignored
@@ -199,7 +214,7 @@ func (c *conn) handle(rec record) error {
 	case typeAbortRequest:
 		c.abort(req)
 	default:
-		c.log.Debug("fcgi: ignoring record", "type", rec.typ, "request", rec.id)
+		c.logger().Debug("fcgi: ignoring record", "type", rec.typ, "request", rec.id)
 	}
 	return nil
 }

@@ -129,7 +129,7 @@ func (c *conn) begin(rec record) error {
 	}
 	switch {
 	case br.role != roleResponder && br.role != roleAuthorizer && br.role != roleFilter:
-		c.log.Warn("fcgi: unknown role", "role", br.role, "request", rec.id)
+		c.logger().Warn("fcgi: unknown role", "role", br.role, "request", rec.id)
 		c.srv.counters.Refused(stats.UnknownRole)
 		return c.refuse(rec.id, statusUnknownRole)
 	case c.srv.DisableMultiplexing && live > 0:
@@ -182,16 +182,16 @@ func (c *conn) stateOf(req *request) reqState {
 // params collects PARAMS; their empty record ends them.
 func (c *conn) params(req *request, content []byte) error {
 	if c.stateOf(req) != stateParams {
-		c.log.Debug("fcgi: PARAMS after the end of the stream", "request", req.id)
+		c.logger().Debug("fcgi: PARAMS after the end of the stream", "request", req.id)
 		return nil
 	}
 	if len(content) > 0 {
 		if len(*req.paramsp)+len(content) > c.srv.maxHeaderBytes() {
-			c.log.Warn("fcgi: request refused: PARAMS over the limit", "request", req.id, "limit", c.srv.maxHeaderBytes())
+			c.logger().Warn("fcgi: request refused: PARAMS over the limit", "request", req.id, "limit", c.srv.maxHeaderBytes())
 			return c.refuseRequest(req, http.StatusRequestHeaderFieldsTooLarge, stats.HeaderTooLarge)
 		}
 		if !c.srv.holdHeader(len(content)) {
-			c.log.Warn("fcgi: request refused: the server holds too many PARAMS", "request", req.id, "limit", c.srv.maxHeaderMemory())
+			c.logger().Warn("fcgi: request refused: the server holds too many PARAMS", "request", req.id, "limit", c.srv.maxHeaderMemory())
 			return c.refuseRequest(req, http.StatusServiceUnavailable, stats.HeaderMemory)
 		}
 		*req.paramsp = append(*req.paramsp, content...)
@@ -200,7 +200,7 @@ func (c *conn) params(req *request, content []byte) error {
 	env, err := decodeParams(*req.paramsp)
 	req.releaseParams()
 	if err != nil {
-		c.log.Warn("fcgi: request refused: bad PARAMS", "request", req.id, "err", err)
+		c.logger().Warn("fcgi: request refused: bad PARAMS", "request", req.id, "err", err)
 		return c.refuseRequest(req, http.StatusBadRequest, stats.BadRequest)
 	}
 	if env["CONTENT_LENGTH"] == "-1" {
@@ -211,7 +211,7 @@ func (c *conn) params(req *request, content []byte) error {
 			// nginx sends it empty on a GET: nothing to check (and no
 			// parse error to allocate)
 		} else if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > max {
-			c.log.Warn("fcgi: request refused: body over the limit", "request", req.id, "length", n, "limit", max)
+			c.logger().Warn("fcgi: request refused: body over the limit", "request", req.id, "length", n, "limit", max)
 			return c.refuseRequest(req, http.StatusRequestEntityTooLarge, stats.BodyTooLarge)
 		}
 	}
@@ -284,13 +284,13 @@ func (c *conn) feed(req *request, content []byte) {
 	req.received += int64(len(content))
 	if max := c.srv.maxBodyBytes(); max > 0 && req.received > max {
 		if req.received-int64(len(content)) <= max {
-			c.log.Warn("fcgi: request body over the limit", "request", req.id, "limit", max)
+			c.logger().Warn("fcgi: request body over the limit", "request", req.id, "limit", max)
 			req.stdin.CloseWithError(&http.MaxBytesError{Limit: max})
 		}
 		return
 	}
 	if _, err := req.stdin.Write(content); err != nil {
-		c.log.Error("fcgi: spooling the request body", "request", req.id, "err", err)
+		c.logger().Error("fcgi: spooling the request body", "request", req.id, "err", err)
 	}
 }
 
@@ -301,7 +301,7 @@ func (c *conn) data(req *request, content []byte) {
 	}
 	if len(content) > 0 {
 		if _, err := req.data.Write(content); err != nil {
-			c.log.Error("fcgi: spooling the filter data", "request", req.id, "err", err)
+			c.logger().Error("fcgi: spooling the filter data", "request", req.id, "err", err)
 		}
 		return
 	}
@@ -449,11 +449,11 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 		// FastCGI cannot say "this answer is incomplete": only a closed
 		// connection without END_REQUEST makes the web server abort the
 		// client's answer. Other requests of the connection end with it.
-		c.log.Warn("fcgi: answer cut short: closing the connection without END_REQUEST", "request", req.id)
+		c.logger().Warn("fcgi: answer cut short: closing the connection without END_REQUEST", "request", req.id)
 		c.Close()
 	}
 	if err != nil {
-		c.log.Debug("fcgi: ending request", "request", req.id, "err", err)
+		c.logger().Debug("fcgi: ending request", "request", req.id, "err", err)
 	}
 	if req.stop != nil {
 		req.stop(context.Canceled)
@@ -509,13 +509,13 @@ func (req *request) run() {
 	req.env = nil
 	if req.admitted = c.srv.admit(req.ctx); !req.admitted {
 		c.srv.counters.Refused(stats.Overloaded)
-		c.log.Warn("fcgi: request refused: MaxRequests in flight", "request", req.id, "limit", c.srv.maxRequests())
+		c.logger().Warn("fcgi: request refused: MaxRequests in flight", "request", req.id, "limit", c.srv.maxRequests())
 		c.closeRequest(req, endOverloaded, 0)
 		return
 	}
 	c.srv.counters.RequestStarted()
 	if d := c.srv.SlowRequest; d > 0 {
-		defer stats.WatchSlow(req.ctx, c.log, d, env["REQUEST_METHOD"], gateway.RequestTarget(env), &c.srv.counters)()
+		defer stats.WatchSlow(req.ctx, c.logger(), d, env["REQUEST_METHOD"], gateway.RequestTarget(env), &c.srv.counters)()
 	}
 	var in io.Reader
 	if req.stdin != nil {
@@ -580,7 +580,7 @@ func (req *request) errorStream(env environ.Environ) (io.Writer, func()) {
 	}
 	switch policy {
 	case gateway.ErrorsToLog:
-		w := logline.New(c.log, "fcgi: application error output", "request", req.id)
+		w := logline.New(c.logger(), "fcgi: application error output", "request", req.id)
 		return w, func() { w.Close() }
 	case gateway.ErrorsDiscard:
 		return io.Discard, func() {}

@@ -42,6 +42,9 @@ type conn struct {
 	cancel    context.CancelCauseFunc
 	watchOnce sync.Once
 	watchDone chan struct{} // closed when the watcher has returned; nil: none
+
+	errLog logline.Writer    // the application's error output (gateway.Errors)
+	errEnv map[string]string // the request's environ, for errLog's attributes
 }
 
 func (s *Server) newConn(ctx context.Context, rwc net.Conn) *conn {
@@ -112,8 +115,10 @@ func (c *conn) Close() error {
 
 // remote is the connection's peer address for the log.
 func (c *conn) remote() string {
-	if a := c.rwc.RemoteAddr(); a != nil && a.String() != "" {
-		return a.String()
+	if a := c.rwc.RemoteAddr(); a != nil {
+		if s := a.String(); s != "" {
+			return s
+		}
 	}
 	return "unix"
 }
@@ -149,7 +154,7 @@ func (c *conn) run(req request) {
 	if d := c.srv.SlowRequest; d > 0 {
 		defer stats.WatchSlow(ctx, c.srv.logger(), d, req.env["REQUEST_METHOD"], gateway.RequestTarget(req.env), &c.srv.counters)()
 	}
-	errs, flushErrs := c.errorStream(req)
+	errs := c.errorStream(req)
 	h := gateway.NewBaseCGI(body, out, errs, req.env)
 	h.Context, h.ScopedContext = ctx, true
 	h.SpoolMemory = c.srv.SpoolMemory
@@ -159,7 +164,7 @@ func (c *conn) run(req request) {
 	err := h.Run(c.srv.handler())
 	cause := context.Cause(ctx)
 	cancel(nil) // the request's context ends with the handler, as under net/http
-	flushErrs()
+	c.errLog.Close() // its last line
 	res := h.Result()
 	outcome := outcomeOf(cause, err, res)
 	c.srv.counters.RequestEnded(outcome)
@@ -205,16 +210,24 @@ func outcomeOf(cause, err error, res gateway.Result) stats.Outcome {
 	return stats.Completed
 }
 
-// errorStream returns the request's error stream as Server.Errors says,
-// and a function that flushes it once the request is done.
-func (c *conn) errorStream(req request) (io.Writer, func()) {
+// errorStream returns the request's error stream as Server.Errors says:
+// io.Discard, or c.errLog, which logs each line (its last, unterminated
+// line once c.errLog is closed).
+func (c *conn) errorStream(req request) io.Writer {
 	if c.srv.Errors == gateway.ErrorsDiscard {
-		return io.Discard, func() {}
+		return io.Discard
 	}
-	w := logline.New(c.srv.logger(), "scgi: application error output",
-		"remote", c.remote(), "method", req.env["REQUEST_METHOD"], "uri", req.env["REQUEST_URI"])
-	return w, func() { w.Close() }
+	c.errEnv = req.env
+	c.errLog.Init(c.srv.logger(), "scgi: application error output", c)
+	return &c.errLog
 }
+
+// LogAttrs gives the attributes of the application's error output, when
+// its first line is logged (logline.AttrSource).
+func (c *conn) LogAttrs() []any {
+	return []any{"remote", c.remote(), "method", c.errEnv["REQUEST_METHOD"], "uri", c.errEnv["REQUEST_URI"]}
+}
+
 
 // reset closes the connection so that the web server sees an error, not
 // the end of the answer: a TCP reset. A unix socket has no reset; the web
