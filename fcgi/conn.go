@@ -45,6 +45,11 @@ type conn struct {
 	// arrives until the web server closes, so that unread bytes do not turn
 	// the close into a reset that could lose the answer.
 	lingering atomic.Bool
+	// drained: the input of a request without FCGI_KEEP_CONN ended with
+	// nothing more in the read buffer, and no record has arrived since:
+	// closing the connection cannot reset it over unread bytes, so it
+	// needs no lingering close. Set and cleared by the read loop.
+	drained atomic.Bool
 
 	wmu       sync.Mutex
 	werr      error
@@ -127,6 +132,9 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		c.srv.counters.BytesIn(int64(headerLen + len(rec.content)))
+		if c.drained.Load() {
+			c.drained.Store(false) // bytes came after the input's end
+		}
 		if c.lingering.Load() {
 			continue
 		}
@@ -278,7 +286,15 @@ func (c *conn) Close() error {
 func (c *conn) afterRequest(keepConn bool) {
 	c.mu.Lock()
 	if !keepConn {
-		c.lingerCloseLocked()
+		if c.live == 0 && c.drained.Load() && !c.closed && !c.lingering.Load() {
+			// Nothing unread: a plain close sends the answer's end and
+			// cannot turn into a reset, and spares the half-close, the
+			// wait for the web server's close and the read that sees it.
+			c.closed = true
+			c.rwc.Close()
+		} else {
+			c.lingerCloseLocked()
+		}
 		c.mu.Unlock()
 		return
 	}

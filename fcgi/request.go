@@ -266,6 +266,7 @@ func (c *conn) stdin(req *request, content []byte) {
 		next := stateRunning
 		if len(content) == 0 && req.role == roleResponder {
 			next = stateInputDone
+			c.inputEnded(req)
 		}
 		c.setState(req, next)
 		req.start()
@@ -280,7 +281,17 @@ func (c *conn) stdin(req *request, content []byte) {
 		req.stdin.CloseWithError(nil)
 		if req.role == roleResponder {
 			c.setState(req, stateInputDone)
+			c.inputEnded(req)
 		}
+	}
+}
+
+// inputEnded notes that a responder's last input stream ended: when its
+// request did not ask to keep the connection and nothing more is buffered,
+// the connection may close without lingering once the request ends.
+func (c *conn) inputEnded(req *request) {
+	if !req.keepConn && c.br.Buffered() == 0 {
+		c.drained.Store(true)
 	}
 }
 
