@@ -56,8 +56,24 @@ type conn struct {
 	scratch   []byte // records built under wmu
 	wdeadline bool   // the connection has a write deadline set; under wmu
 
-	wg sync.WaitGroup // handlers running
+	wg sync.WaitGroup // handlers running, and a background read
+
+	// Running a request on the read loop's goroutine (runInline).
+	inline   *request       // set by request.start: run it once its record is handled; read loop only
+	inlineOK bool           // read deadlines can stop a pending read of rwc
+	bgGen    uint64         // under mu: runInline's count; a round's state is valid while it is current
+	bgStop   bool           // under mu: the inline handler returned; the background read hands back
+	bgTaken  bool           // under mu: the background read took the read loop over
+	bgRead   bool           // under mu: the background read is reading
+	bgBack   sync.WaitGroup // the background read has decided
 }
+
+// errHandedOff ends a read loop whose connection another goroutine now
+// reads (see runInline); that goroutine ends the connection's reads.
+var errHandedOff = errors.New("fcgi: read loop handed off")
+
+// aLongTimeAgo is a read deadline that stops a pending read at once.
+var aLongTimeAgo = time.Unix(1, 0)
 
 func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 	c := &conn{
@@ -69,6 +85,10 @@ func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 	c.br = bufReaderPool.Get().(*bufio.Reader)
 	c.br.Reset(rwc)
 	c.rr = newRecordReader(c.br, nil)
+	switch rwc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		c.inlineOK = true
+	}
 	if d := s.readHeaderTimeout(); d > 0 {
 		c.headerBy = time.Now().Add(d) // the first request must begin by then
 	}
@@ -94,7 +114,20 @@ func (c *conn) logger() *slog.Logger {
 // Serve runs the read loop until the connection ends, then ends its
 // requests and waits for their handlers.
 func (c *conn) Serve() {
-	err := c.readLoop()
+	if err := c.readLoop(); err != errHandedOff {
+		c.endReads(err)
+	}
+	c.wg.Wait()
+	c.rr.release()
+	c.br.Reset(nil)
+	bufReaderPool.Put(c.br)
+	c.br, c.rr = nil, nil
+}
+
+// endReads ends the connection once its read loop returned err: it logs
+// why, closes the connection and ends its requests (running handlers are
+// cancelled).
+func (c *conn) endReads(err error) {
 	c.mu.Lock()
 	quiet := c.closed || c.lingering.Load()
 	c.mu.Unlock()
@@ -110,11 +143,6 @@ func (c *conn) Serve() {
 	}
 	c.Close()
 	c.abortAll()
-	c.wg.Wait()
-	c.rr.release()
-	c.br.Reset(nil)
-	bufReaderPool.Put(c.br)
-	c.br, c.rr = nil, nil
 }
 
 func isTimeout(err error) bool {
@@ -138,9 +166,129 @@ func (c *conn) readLoop() error {
 		if c.lingering.Load() {
 			continue
 		}
-		if err := c.handle(rec); err != nil {
+		err = c.handle(rec)
+		if req := c.inline; req != nil {
+			c.inline = nil
+			if err != nil {
+				req.inline = false
+				go req.run()
+			} else if c.runInline(req) {
+				return errHandedOff
+			} else if c.isClosed() {
+				return net.ErrClosed // the request closed the connection
+			}
+		}
+		if err != nil {
 			return err
 		}
+	}
+}
+
+// unread is how many bytes the read loop holds that no record has taken.
+func (c *conn) unread() int { return c.br.Buffered() - c.rr.discard }
+
+func (c *conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// canInline reports whether req, about to start, may run on the read
+// loop's goroutine: a responder whose input is complete, alone on its
+// connection, with nothing more received, on a connection whose pending
+// read a deadline can stop.
+func (c *conn) canInline(req *request) bool {
+	if !c.inlineOK || req.role != roleResponder || c.unread() != 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live == 1 && req.state == stateInputDone
+}
+
+// runInline runs req's handler on the read loop's goroutine, which spares
+// a goroutine, its stack growth and a hand-off per request, and, since the
+// web server sends nothing until it has the answer, a read that would find
+// nothing. Meanwhile a background read (backgroundRead) watches the
+// connection, as net/http's does, so that ABORT_REQUEST, a multiplexed
+// request or the web server's close are acted on at once: as soon as it
+// gets anything, it takes the read loop over, and runInline returns true
+// once the handler is done; this goroutine then only waits for the others.
+// Otherwise, once the handler has returned and before the request's end
+// goes out (after which the web server may send the next request), the
+// background read is stopped (when it has begun to read, by a read
+// deadline in the past) and the read loop goes on here.
+func (c *conn) runInline(req *request) (handedOff bool) {
+	c.rr.release() // the background read must find only new bytes
+	if err := c.setReadDeadline(); err != nil {
+		req.inline = false
+		go req.run()
+		return false
+	}
+	c.mu.Lock()
+	c.bgGen++
+	req.inlineGen = c.bgGen
+	c.bgStop, c.bgTaken, c.bgRead = false, false, false
+	c.mu.Unlock()
+	c.bgBack.Add(1)
+	c.wg.Add(1)
+	go c.backgroundRead()
+	req.run() // calls stopBackgroundRead before it ends the request
+	return req.handedOff
+}
+
+// stopBackgroundRead ends the background read of an inline request's
+// round gen, unless it took the read loop over (true).
+func (c *conn) stopBackgroundRead(gen uint64) (handedOff bool) {
+	c.mu.Lock()
+	if c.bgTaken || c.bgGen != gen {
+		c.mu.Unlock()
+		return true
+	}
+	c.bgStop = true
+	if c.bgRead {
+		c.deadline = aLongTimeAgo // the next setReadDeadlineLocked sets a real one
+		c.rwc.SetReadDeadline(aLongTimeAgo)
+	}
+	c.mu.Unlock()
+	c.bgBack.Wait()
+	if c.br.Buffered() > 0 {
+		c.drained.Store(false) // bytes came after the input's end
+	}
+	return false
+}
+
+// backgroundRead waits for the connection's next bytes while a request
+// runs on the read loop's goroutine (runInline). Unless that handler has
+// returned first, whatever it gets (records, the end of the stream, an
+// error) makes it the read loop. The round it decides for is the current
+// one: no other begins before it takes the read loop over.
+func (c *conn) backgroundRead() {
+	defer c.wg.Done()
+	c.mu.Lock()
+	if c.bgStop {
+		// The handler was done before this goroutine ran (the usual
+		// case under load): nothing was read.
+		c.mu.Unlock()
+		c.bgBack.Done()
+		return
+	}
+	c.bgRead = true
+	c.mu.Unlock()
+	_, err := c.br.Peek(1)
+	c.mu.Lock()
+	stop := c.bgStop
+	c.bgTaken = !stop
+	c.mu.Unlock()
+	c.bgBack.Done()
+	if stop {
+		return // the bytes or the error, if any, are the read loop's again
+	}
+	if err == nil {
+		err = c.readLoop()
+	}
+	if err != errHandedOff {
+		c.endReads(err)
 	}
 }
 

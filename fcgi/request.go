@@ -102,6 +102,13 @@ type request struct {
 	// have no body, and an input in every request would cost them more
 	// bytes than the allocation it saves the others.)
 	gw gateway.Handler
+
+	// A request run on the read loop's goroutine (conn.runInline): the
+	// round of its background read, and whether that took the read loop
+	// over.
+	inline    bool
+	inlineGen uint64
+	handedOff bool
 }
 
 // input is a request's STDIN or DATA stream: filled by the read loop, which
@@ -290,7 +297,7 @@ func (c *conn) stdin(req *request, content []byte) {
 // request did not ask to keep the connection and nothing more is buffered,
 // the connection may close without lingering once the request ends.
 func (c *conn) inputEnded(req *request) {
-	if !req.keepConn && c.br.Buffered() == 0 {
+	if !req.keepConn && c.unread() == 0 {
 		c.drained.Store(true)
 	}
 }
@@ -503,7 +510,8 @@ func (c *conn) writeEnd(out *stdout, id uint16, appStatus uint32, protocolStatus
 	return err
 }
 
-// start runs the handler in its own goroutine.
+// start runs the handler: in its own goroutine, or, when it may
+// (canInline), on the read loop's once the current record is handled.
 func (req *request) start() {
 	c := req.c
 	ctx, stop := context.WithCancelCause(c.ctx)
@@ -514,7 +522,20 @@ func (req *request) start() {
 	req.out.init(req)
 	req.errOut.req = req
 	c.wg.Add(1)
+	if c.canInline(req) {
+		req.inline = true
+		c.inline = req // the read loop runs it once the record is handled
+		return
+	}
 	go req.run()
+}
+
+// endInline stops the background read of a request run on the read loop's
+// goroutine, before the request's end lets the web server send more.
+func (req *request) endInline() {
+	if req.inline {
+		req.handedOff = req.c.stopBackgroundRead(req.inlineGen)
+	}
 }
 
 // run runs the handler through the gateway and closes the request.
@@ -527,6 +548,7 @@ func (req *request) run() {
 	if req.admitted = c.srv.admit(req.ctx); !req.admitted {
 		c.srv.counters.Refused(stats.Overloaded)
 		c.logger().Warn("fcgi: request refused: MaxRequests in flight", "request", req.id, "limit", c.srv.maxRequests())
+		req.endInline()
 		c.closeRequest(req, endOverloaded, 0)
 		return
 	}
@@ -553,6 +575,7 @@ func (req *request) run() {
 	res := h.Result()
 	outcome := outcomeOf(cause, err, res)
 	c.srv.counters.RequestEnded(outcome)
+	req.endInline()
 	switch {
 	case cause != nil:
 		c.closeRequest(req, endAborted, 1)
