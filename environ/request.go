@@ -161,23 +161,29 @@ func (e *exactReader) Close() error {
 	return nil
 }
 
+// variable is one variable of an environ.
+type variable struct{ name, value string }
+
+// buildHeader makes the request's header from env in one pass over the
+// map: the HTTP_* variables are collected first (on the stack for a usual
+// request), so that the header map and its values are sized exactly.
 func buildHeader(env Environ, r *http.Request, length int64) http.Header {
-	n := 0
-	for k := range env {
+	var store [32]variable
+	fields := store[:0]
+	for k, v := range env {
 		if strings.HasPrefix(k, "HTTP_") {
-			n++
+			fields = append(fields, variable{k, v})
 		}
 	}
+	n := len(fields)
 	h := make(http.Header, n+2)
 	vals := make([]string, 0, n+2)
 	add := func(k, v string) {
 		vals = append(vals, v)
 		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
-	for k, v := range env {
-		if !strings.HasPrefix(k, "HTTP_") {
-			continue
-		}
+	for _, f := range fields {
+		k, v := f.name, f.value
 		switch k {
 		case "HTTP_HOST", "HTTP_CONTENT_LENGTH":
 			continue
