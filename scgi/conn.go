@@ -173,7 +173,7 @@ func (c *conn) run(req request) {
 	h.Timeout = c.srv.RequestTimeout
 	err := h.Run(c.srv.handler())
 	cause := context.Cause(ctx)
-	cancel(nil) // the request's context ends with the handler, as under net/http
+	cancel(nil)      // the request's context ends with the handler, as under net/http
 	c.errLog.Close() // its last line
 	res := h.Result()
 	outcome := outcomeOf(cause, err, res)
@@ -237,7 +237,6 @@ func (c *conn) errorStream(req request) io.Writer {
 func (c *conn) LogAttrs() []any {
 	return []any{"remote", c.remote(), "method", c.errEnv["REQUEST_METHOD"], "uri", c.errEnv["REQUEST_URI"]}
 }
-
 
 // reset closes the connection so that the web server sees an error, not
 // the end of the answer: a TCP reset. A unix socket has no reset; the web
