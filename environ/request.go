@@ -1,6 +1,7 @@
 package environ
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -31,15 +32,35 @@ func (e *RequestError) Error() string {
 // without CONTENT_LENGTH): r.ContentLength is then 0 even without
 // CONTENT_LENGTH. See the package documentation for the rules.
 func NewRequest(env Environ, body io.Reader) (*http.Request, error) {
+	r := new(http.Request)
+	if err := fillRequest(r, env, body); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// NewRequestWithContext is NewRequest for a request whose context is ctx
+// (as r.WithContext(ctx) would give, without the copy). It panics when ctx
+// is nil, as http.Request.WithContext does.
+func NewRequestWithContext(ctx context.Context, env Environ, body io.Reader) (*http.Request, error) {
+	var r http.Request // does not escape: WithContext returns a copy
+	if err := fillRequest(&r, env, body); err != nil {
+		return nil, err
+	}
+	return r.WithContext(ctx), nil
+}
+
+// fillRequest fills the zero request r from env and body.
+func fillRequest(r *http.Request, env Environ, body io.Reader) error {
 	method := env["REQUEST_METHOD"]
 	if method == "" {
-		return nil, &RequestError{Var: "REQUEST_METHOD", Reason: "missing"}
+		return &RequestError{Var: "REQUEST_METHOD", Reason: "missing"}
 	}
-	r := &http.Request{Method: method, Proto: "HTTP/1.0", ProtoMajor: 1, ProtoMinor: 0}
+	r.Method, r.Proto, r.ProtoMajor, r.ProtoMinor = method, "HTTP/1.0", 1, 0
 	if p := env["SERVER_PROTOCOL"]; p != "" && !strings.EqualFold(p, "INCLUDED") {
 		proto, major, minor, ok := parseProto(p)
 		if !ok {
-			return nil, &RequestError{Var: "SERVER_PROTOCOL", Value: p, Reason: "invalid"}
+			return &RequestError{Var: "SERVER_PROTOCOL", Value: p, Reason: "invalid"}
 		}
 		r.Proto, r.ProtoMajor, r.ProtoMinor = proto, major, minor
 	}
@@ -47,7 +68,7 @@ func NewRequest(env Environ, body io.Reader) (*http.Request, error) {
 	if cl := env["CONTENT_LENGTH"]; cl != "" {
 		n, ok := parseLength(cl)
 		if !ok {
-			return nil, &RequestError{Var: "CONTENT_LENGTH", Value: cl, Reason: "invalid"}
+			return &RequestError{Var: "CONTENT_LENGTH", Value: cl, Reason: "invalid"}
 		}
 		length = n
 	}
@@ -66,7 +87,7 @@ func NewRequest(env Environ, body io.Reader) (*http.Request, error) {
 		r.RemoteAddr = net.JoinHostPort(r.RemoteAddr, port)
 	}
 	setBody(r, body, length)
-	return r, nil
+	return nil
 }
 
 // parseProto parses "HTTP/major.minor", the prefix in any letter case, and
@@ -140,23 +161,29 @@ func (e *exactReader) Close() error {
 	return nil
 }
 
+// variable is one variable of an environ.
+type variable struct{ name, value string }
+
+// buildHeader makes the request's header from env in one pass over the
+// map: the HTTP_* variables are collected first (on the stack for a usual
+// request), so that the header map and its values are sized exactly.
 func buildHeader(env Environ, r *http.Request, length int64) http.Header {
-	n := 0
-	for k := range env {
+	var store [32]variable
+	fields := store[:0]
+	for k, v := range env {
 		if strings.HasPrefix(k, "HTTP_") {
-			n++
+			fields = append(fields, variable{k, v})
 		}
 	}
+	n := len(fields)
 	h := make(http.Header, n+2)
 	vals := make([]string, 0, n+2)
 	add := func(k, v string) {
 		vals = append(vals, v)
 		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
-	for k, v := range env {
-		if !strings.HasPrefix(k, "HTTP_") {
-			continue
-		}
+	for _, f := range fields {
+		k, v := f.name, f.value
 		switch k {
 		case "HTTP_HOST", "HTTP_CONTENT_LENGTH":
 			continue

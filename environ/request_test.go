@@ -364,3 +364,33 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// TestNewRequestWithContext: the request is NewRequest's, with ctx as its
+// context; an environ NewRequest refuses is refused alike.
+func TestNewRequestWithContext(t *testing.T) {
+	type key struct{}
+	ctx := context.WithValue(context.Background(), key{}, "v")
+	env := base("REQUEST_URI", "/a?b=c", "HTTP_X_ONE", "1", "CONTENT_LENGTH", "3", "REMOTE_ADDR", "192.0.2.1", "REMOTE_PORT", "5")
+	want, err := NewRequest(env, strings.NewReader("abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := NewRequestWithContext(ctx, env, strings.NewReader("abc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Context() != ctx {
+		t.Error("the request's context is not the one given")
+	}
+	if got.Method != want.Method || got.URL.String() != want.URL.String() || got.RequestURI != want.RequestURI ||
+		!reflect.DeepEqual(got.Header, want.Header) || got.ContentLength != want.ContentLength ||
+		got.Host != want.Host || got.RemoteAddr != want.RemoteAddr || got.Proto != want.Proto {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if b, _ := io.ReadAll(got.Body); string(b) != "abc" {
+		t.Errorf("body %q", b)
+	}
+	if _, err := NewRequestWithContext(ctx, Environ{}, nil); err == nil {
+		t.Error("an environ without REQUEST_METHOD gave a request")
+	}
+}

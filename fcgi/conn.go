@@ -26,7 +26,7 @@ var bufReaderPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 
 type conn struct {
 	srv *Server
 	rwc net.Conn
-	log *slog.Logger
+	log atomic.Pointer[slog.Logger] // the server's, with the peer's address; made by logger
 	ctx context.Context
 
 	br  *bufio.Reader
@@ -48,21 +48,41 @@ type conn struct {
 	// arrives until the web server closes, so that unread bytes do not turn
 	// the close into a reset that could lose the answer.
 	lingering atomic.Bool
+	// drained: the input of a request without FCGI_KEEP_CONN ended with
+	// nothing more in the read buffer, and no record has arrived since:
+	// closing the connection cannot reset it over unread bytes, so it
+	// needs no lingering close. Set and cleared by the read loop.
+	drained atomic.Bool
 
 	wmu       sync.Mutex
 	werr      error
 	scratch   []byte // records built under wmu
 	wdeadline bool   // the connection has a write deadline set; under wmu
 
-	wg sync.WaitGroup // handlers running
+	wg sync.WaitGroup // handlers running, and a background read
+
+	// Running a request on the read loop's goroutine (runInline).
+	inline   *request       // set by request.start: run it once its record is handled; read loop only
+	inlineOK bool           // read deadlines can stop a pending read of rwc
+	bgGen    uint64         // under mu: runInline's count; a round's state is valid while it is current
+	bgStop   bool           // under mu: the inline handler returned; the background read hands back
+	bgTaken  bool           // under mu: the background read took the read loop over
+	bgRead   bool           // under mu: the background read is reading
+	bgBack   sync.WaitGroup // the background read has decided
 }
+
+// errHandedOff ends a read loop whose connection another goroutine now
+// reads (see runInline); that goroutine ends the connection's reads.
+var errHandedOff = errors.New("fcgi: read loop handed off")
+
+// aLongTimeAgo is a read deadline that stops a pending read at once.
+var aLongTimeAgo = time.Unix(1, 0)
 
 func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 	s.init() // done by Serve; here for connections made without it (tests)
 	c := &conn{
 		srv:  s,
 		rwc:  rwc,
-		log:  s.logger().With("remote", rwc.RemoteAddr().String()),
 		ctx:  ctx,
 		reqs: make(map[uint16]*request),
 	}
@@ -70,16 +90,49 @@ func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 	c.br.Reset(rwc)
 	c.rr = newRecordReader(c.br, nil)
 	c.accepted = time.Now()
+	switch rwc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		c.inlineOK = true
+	}
 	if d := s.readHeaderTimeout(); d > 0 {
 		c.headerBy = c.accepted.Add(d) // the first request must begin by then
 	}
 	return c
 }
 
+// logger returns the connection's logger: the server's, with the peer's
+// address. It is made at the first record logged, since formatting the
+// address and cloning the handler cost more than the rest of a connection's
+// logging set-up, and most connections log nothing.
+func (c *conn) logger() *slog.Logger {
+	if l := c.log.Load(); l != nil {
+		return l
+	}
+	var remote string
+	if a := c.rwc.RemoteAddr(); a != nil {
+		remote = a.String()
+	}
+	c.log.CompareAndSwap(nil, c.srv.logger().With("remote", remote))
+	return c.log.Load()
+}
+
 // Serve runs the read loop until the connection ends, then ends its
 // requests and waits for their handlers.
 func (c *conn) Serve() {
-	err := c.readLoop()
+	if err := c.readLoop(); err != errHandedOff {
+		c.endReads(err)
+	}
+	c.wg.Wait()
+	c.rr.release()
+	c.br.Reset(nil)
+	bufReaderPool.Put(c.br)
+	c.br, c.rr = nil, nil
+}
+
+// endReads ends the connection once its read loop returned err: it logs
+// why, closes the connection and ends its requests (running handlers are
+// cancelled).
+func (c *conn) endReads(err error) {
 	c.mu.Lock()
 	quiet := c.closed || c.lingering.Load()
 	c.mu.Unlock()
@@ -95,11 +148,6 @@ func (c *conn) Serve() {
 	}
 	c.Close()
 	c.abortAll()
-	c.wg.Wait()
-	c.rr.release()
-	c.br.Reset(nil)
-	bufReaderPool.Put(c.br)
-	c.br, c.rr = nil, nil
 }
 
 // abuse logs an event a peer can repeat at will, at most once per kind
@@ -123,12 +171,135 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		c.srv.counters.BytesIn(int64(headerLen + len(rec.content)))
+		if c.drained.Load() {
+			c.drained.Store(false) // bytes came after the input's end
+		}
 		if c.lingering.Load() {
 			continue
 		}
-		if err := c.handle(rec); err != nil {
+		err = c.handle(rec)
+		if req := c.inline; req != nil {
+			c.inline = nil
+			if err != nil {
+				req.inline = false
+				go req.run()
+			} else if c.runInline(req) {
+				return errHandedOff
+			} else if c.isClosed() {
+				return net.ErrClosed // the request closed the connection
+			}
+		}
+		if err != nil {
 			return err
 		}
+	}
+}
+
+// unread is how many bytes the read loop holds that no record has taken.
+func (c *conn) unread() int { return c.br.Buffered() - c.rr.discard }
+
+func (c *conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// canInline reports whether req, about to start, may run on the read
+// loop's goroutine: a responder whose input is complete, alone on its
+// connection, with nothing more received, on a connection whose pending
+// read a deadline can stop.
+func (c *conn) canInline(req *request) bool {
+	if !c.inlineOK || req.role != roleResponder || c.unread() != 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live == 1 && req.state == stateInputDone
+}
+
+// runInline runs req's handler on the read loop's goroutine, which spares
+// a goroutine, its stack growth and a hand-off per request, and, since the
+// web server sends nothing until it has the answer, a read that would find
+// nothing. Meanwhile a background read (backgroundRead) watches the
+// connection, as net/http's does, so that ABORT_REQUEST, a multiplexed
+// request or the web server's close are acted on at once: as soon as it
+// gets anything, it takes the read loop over, and runInline returns true
+// once the handler is done; this goroutine then only waits for the others.
+// Otherwise, once the handler has returned and before the request's end
+// goes out (after which the web server may send the next request), the
+// background read is stopped (when it has begun to read, by a read
+// deadline in the past) and the read loop goes on here.
+func (c *conn) runInline(req *request) (handedOff bool) {
+	c.rr.release() // the background read must find only new bytes
+	if err := c.setReadDeadline(); err != nil {
+		req.inline = false
+		go req.run()
+		return false
+	}
+	c.mu.Lock()
+	c.bgGen++
+	req.inlineGen = c.bgGen
+	c.bgStop, c.bgTaken, c.bgRead = false, false, false
+	c.mu.Unlock()
+	c.bgBack.Add(1)
+	c.wg.Add(1)
+	go c.backgroundRead()
+	req.run() // calls stopBackgroundRead before it ends the request
+	return req.handedOff
+}
+
+// stopBackgroundRead ends the background read of an inline request's
+// round gen, unless it took the read loop over (true).
+func (c *conn) stopBackgroundRead(gen uint64) (handedOff bool) {
+	c.mu.Lock()
+	if c.bgTaken || c.bgGen != gen {
+		c.mu.Unlock()
+		return true
+	}
+	c.bgStop = true
+	if c.bgRead {
+		c.deadline = aLongTimeAgo // the next setReadDeadlineLocked sets a real one
+		c.rwc.SetReadDeadline(aLongTimeAgo)
+	}
+	c.mu.Unlock()
+	c.bgBack.Wait()
+	if c.br.Buffered() > 0 {
+		c.drained.Store(false) // bytes came after the input's end
+	}
+	return false
+}
+
+// backgroundRead waits for the connection's next bytes while a request
+// runs on the read loop's goroutine (runInline). Unless that handler has
+// returned first, whatever it gets (records, the end of the stream, an
+// error) makes it the read loop. The round it decides for is the current
+// one: no other begins before it takes the read loop over.
+func (c *conn) backgroundRead() {
+	defer c.wg.Done()
+	c.mu.Lock()
+	if c.bgStop {
+		// The handler was done before this goroutine ran (the usual
+		// case under load): nothing was read.
+		c.mu.Unlock()
+		c.bgBack.Done()
+		return
+	}
+	c.bgRead = true
+	c.mu.Unlock()
+	_, err := c.br.Peek(1)
+	c.mu.Lock()
+	stop := c.bgStop
+	c.bgTaken = !stop
+	c.mu.Unlock()
+	c.bgBack.Done()
+	if stop {
+		return // the bytes or the error, if any, are the read loop's again
+	}
+	if err == nil {
+		err = c.readLoop()
+	}
+	if err != errHandedOff {
+		c.endReads(err)
 	}
 }
 
@@ -195,7 +366,7 @@ func (c *conn) handle(rec record) error {
 	c.mu.Unlock()
 	switch {
 	case req == nil:
-		c.log.Debug("fcgi: record for no active request", "type", rec.typ, "request", rec.id)
+		c.logger().Debug("fcgi: record for no active request", "type", rec.typ, "request", rec.id)
 		return nil
 	case req == refused:
 		return nil // the request was refused: its records are ignored
@@ -210,7 +381,7 @@ func (c *conn) handle(rec record) error {
 	case typeAbortRequest:
 		c.abort(req)
 	default:
-		c.log.Debug("fcgi: ignoring record", "type", rec.typ, "request", rec.id)
+		c.logger().Debug("fcgi: ignoring record", "type", rec.typ, "request", rec.id)
 	}
 	return nil
 }
@@ -274,7 +445,15 @@ func (c *conn) Close() error {
 func (c *conn) afterRequest(keepConn bool) {
 	c.mu.Lock()
 	if !keepConn {
-		c.lingerCloseLocked()
+		if c.live == 0 && c.drained.Load() && !c.closed && !c.lingering.Load() {
+			// Nothing unread: a plain close sends the answer's end and
+			// cannot turn into a reset, and spares the half-close, the
+			// wait for the web server's close and the read that sees it.
+			c.closed = true
+			c.rwc.Close()
+		} else {
+			c.lingerCloseLocked()
+		}
 		c.mu.Unlock()
 		return
 	}

@@ -97,6 +97,19 @@ type request struct {
 	stop   context.CancelCauseFunc
 	out    stdout
 	errOut stderr
+
+	// The gateway that runs the request, kept here so that it costs no
+	// allocation of its own. (Its STDIN is allocated apart: most requests
+	// have no body, and an input in every request would cost them more
+	// bytes than the allocation it saves the others.)
+	gw gateway.Handler
+
+	// A request run on the read loop's goroutine (conn.runInline): the
+	// round of its background read, and whether that took the read loop
+	// over.
+	inline    bool
+	inlineGen uint64
+	handedOff bool
 }
 
 // input is a request's STDIN or DATA stream: filled by the read loop, which
@@ -186,7 +199,7 @@ func (c *conn) stateOf(req *request) reqState {
 // params collects PARAMS; their empty record ends them.
 func (c *conn) params(req *request, content []byte) error {
 	if c.stateOf(req) != stateParams {
-		c.log.Debug("fcgi: PARAMS after the end of the stream", "request", req.id)
+		c.logger().Debug("fcgi: PARAMS after the end of the stream", "request", req.id)
 		return nil
 	}
 	if len(content) > 0 {
@@ -211,7 +224,10 @@ func (c *conn) params(req *request, content []byte) error {
 		delete(env, "CONTENT_LENGTH") // Caddy, for a chunked request: read STDIN to its end
 	}
 	if max := c.srv.maxBodyBytes(); max > 0 && req.role != roleAuthorizer {
-		if n, err := strconv.ParseInt(env["CONTENT_LENGTH"], 10, 64); err == nil && n > max {
+		if cl := env["CONTENT_LENGTH"]; cl == "" {
+			// nginx sends it empty on a GET: nothing to check (and no
+			// parse error to allocate)
+		} else if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > max {
 			c.abuse(slog.LevelWarn, "fcgi: request refused: body over the limit", "request", req.id, "length", n, "limit", max)
 			return c.refuseRequest(req, http.StatusRequestEntityTooLarge, stats.BodyTooLarge)
 		}
@@ -261,6 +277,7 @@ func (c *conn) stdin(req *request, content []byte) {
 		next := stateRunning
 		if len(content) == 0 && req.role == roleResponder {
 			next = stateInputDone
+			c.inputEnded(req)
 		}
 		c.setState(req, next)
 		req.start()
@@ -275,7 +292,17 @@ func (c *conn) stdin(req *request, content []byte) {
 		req.stdin.CloseWithError(nil)
 		if req.role == roleResponder {
 			c.setState(req, stateInputDone)
+			c.inputEnded(req)
 		}
+	}
+}
+
+// inputEnded notes that a responder's last input stream ended: when its
+// request did not ask to keep the connection and nothing more is buffered,
+// the connection may close without lingering once the request ends.
+func (c *conn) inputEnded(req *request) {
+	if !req.keepConn && c.unread() == 0 {
+		c.drained.Store(true)
 	}
 }
 
@@ -291,7 +318,7 @@ func (c *conn) feed(req *request, content []byte) {
 		return
 	}
 	if _, err := req.stdin.Write(content); err != nil {
-		c.log.Error("fcgi: spooling the request body", "request", req.id, "err", err)
+		c.logger().Error("fcgi: spooling the request body", "request", req.id, "err", err)
 	}
 }
 
@@ -302,7 +329,7 @@ func (c *conn) data(req *request, content []byte) {
 	}
 	if len(content) > 0 {
 		if _, err := req.data.Write(content); err != nil {
-			c.log.Error("fcgi: spooling the filter data", "request", req.id, "err", err)
+			c.logger().Error("fcgi: spooling the filter data", "request", req.id, "err", err)
 		}
 		return
 	}
@@ -431,6 +458,12 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 	if idle {
 		c.srv.srv.SetState(c.rwc, http.StateIdle)
 	}
+	// The slot under MaxRequests is free before the web server learns that
+	// the request ended: it may send the next one at once.
+	if req.admitted {
+		req.admitted = false
+		c.srv.release()
+	}
 
 	if req.admitted {
 		// Before END_REQUEST: a web server that sees it may send the next
@@ -452,12 +485,12 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 		// error to every web server: it aborts the client's answer (curl
 		// sees a transfer error, a keep-alive client connection is closed).
 		// Other requests of the connection end with it.
-		c.log.Warn("fcgi: answer cut short: breaking the connection without END_REQUEST", "request", req.id)
+		c.logger().Warn("fcgi: answer cut short: breaking the connection without END_REQUEST", "request", req.id)
 		c.write(zeros[:headerLen])
 		c.Close()
 	}
 	if err != nil {
-		c.log.Debug("fcgi: ending request", "request", req.id, "err", err)
+		c.logger().Debug("fcgi: ending request", "request", req.id, "err", err)
 	}
 	if req.stop != nil {
 		req.stop(context.Canceled)
@@ -490,7 +523,8 @@ func (c *conn) writeEnd(out *stdout, id uint16, appStatus uint32, protocolStatus
 	return err
 }
 
-// start runs the handler in its own goroutine.
+// start runs the handler: in its own goroutine, or, when it may
+// (canInline), on the read loop's once the current record is handled.
 func (req *request) start() {
 	c := req.c
 	ctx, stop := context.WithCancelCause(c.ctx)
@@ -501,7 +535,20 @@ func (req *request) start() {
 	req.out.init(req)
 	req.errOut.req = req
 	c.wg.Add(1)
+	if c.canInline(req) {
+		req.inline = true
+		c.inline = req // the read loop runs it once the record is handled
+		return
+	}
 	go req.run()
+}
+
+// endInline stops the background read of a request run on the read loop's
+// goroutine, before the request's end lets the web server send more.
+func (req *request) endInline() {
+	if req.inline {
+		req.handedOff = req.c.stopBackgroundRead(req.inlineGen)
+	}
 }
 
 // run runs the handler through the gateway and closes the request.
@@ -514,22 +561,26 @@ func (req *request) run() {
 	if req.admitted = c.srv.admit(req.ctx); !req.admitted {
 		c.srv.counters.Refused(stats.Overloaded)
 		c.abuse(slog.LevelWarn, "fcgi: request refused: MaxRequests in flight", "request", req.id, "limit", c.srv.maxRequests())
+		req.endInline()
 		c.closeRequest(req, endOverloaded, 0)
 		return
 	}
 	c.srv.counters.RequestStarted()
 	if d := c.srv.SlowRequest; d > 0 {
-		defer stats.WatchSlow(req.ctx, c.log, d, env["REQUEST_METHOD"], gateway.RequestTarget(env), &c.srv.counters)()
+		defer stats.WatchSlow(req.ctx, c.logger(), d, env["REQUEST_METHOD"], gateway.RequestTarget(env), &c.srv.counters)()
 	}
 	var in io.Reader
 	if req.stdin != nil {
 		in = req.stdin
 	}
 	errw, flushErrs := req.errorStream(env)
-	h := gateway.NewBaseCGI(in, &req.out, errw, env)
-	h.Context = req.ctx
+	// As gateway.NewBaseCGI, without an allocation of its own.
+	req.gw = gateway.Handler{Stdin: in, Stdout: &req.out, Stderr: errw, Environ: env, Multithread: true}
+	h := &req.gw
+	h.Context, h.ScopedContext = req.ctx, true
 	h.Timeout = c.srv.RequestTimeout
 	err := h.Run(c.srv.handler())
+	req.stop(context.Canceled) // the request's context ends with the handler, as under net/http
 	flushErrs()
 	c.mu.Lock()
 	cause := req.cause
@@ -537,6 +588,7 @@ func (req *request) run() {
 	res := h.Result()
 	outcome := outcomeOf(cause, err, res)
 	c.srv.counters.RequestEnded(outcome)
+	req.endInline()
 	switch {
 	case cause != nil:
 		c.closeRequest(req, endAborted, 1)
@@ -583,7 +635,7 @@ func (req *request) errorStream(env environ.Environ) (io.Writer, func()) {
 	}
 	switch policy {
 	case gateway.ErrorsToLog:
-		w := logline.New(c.log, "fcgi: application error output", "request", req.id)
+		w := logline.New(c.logger(), "fcgi: application error output", "request", req.id)
 		return w, func() { w.Close() }
 	case gateway.ErrorsDiscard:
 		return io.Discard, func() {}

@@ -878,3 +878,51 @@ func TestShutdownServesNewConnection(t *testing.T) {
 		t.Errorf("Shutdown: %v", err)
 	}
 }
+
+// TestNoKeepConnDirectClose: a request without FCGI_KEEP_CONN whose input
+// was read to its end, with nothing after it, closes its connection at
+// once after the answer, without the lingering close that waits for the
+// web server to close first (up to lingerTimeout); with bytes after its
+// input, it still lingers, and the web server's close ends it.
+func TestNoKeepConnDirectClose(t *testing.T) {
+	closed := make(chan struct{}, 4)
+	s := &Server{Handler: echo, ConnState: func(_ net.Conn, st http.ConnState) {
+		if st == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}}
+	addr := startServer(t, s)
+	for _, tt := range []struct {
+		name  string
+		env   pairs
+		stdin []byte
+	}{
+		{"no body", getEnv("/"), nil},
+		{"body", postEnv("/", 3), []byte("abc")},
+	} {
+		c := dial(t, addr)
+		c.mustSend(requestBytes(1, roleResponder, 0, tt.env, tt.stdin))
+		if r := c.results(1)[1]; r.body() != string(tt.stdin) {
+			t.Errorf("%s: body %q", tt.name, r.body())
+		}
+		c.expectClosed()
+		// The client keeps its side open: only a direct close ends the
+		// connection before the lingering close would give up.
+		select {
+		case <-closed:
+		case <-time.After(lingerTimeout / 2):
+			t.Fatalf("%s: the connection lingered although its input was read to its end", tt.name)
+		}
+		c.conn.Close()
+	}
+
+	// A record after the end of the input: the connection lingers until
+	// the web server closes.
+	c := dial(t, addr)
+	b := requestBytes(1, roleResponder, 0, getEnv("/"), nil)
+	c.mustSend(appendRecord(b, typeData, 1, nil))
+	c.results(1)
+	c.expectClosed()
+	c.conn.(*net.TCPConn).CloseWrite()
+	waitFor(t, closed, "the lingering connection's close")
+}

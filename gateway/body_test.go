@@ -180,3 +180,50 @@ func TestOutsideGateway(t *testing.T) {
 		t.Errorf("RequestFlags = %+v", f)
 	}
 }
+
+// TestScopedContext: with ScopedContext, the app's context is the front
+// end's own (its values, its cancellation, its cause), carrying the
+// gateway's request info, and a context the app derives from it is
+// cancelled with it.
+func TestScopedContext(t *testing.T) {
+	errAborted := errors.New("aborted by the web server")
+	parent, stop := context.WithCancelCause(context.Background())
+	type key struct{}
+	parent = context.WithValue(parent, key{}, "front end value")
+	h := NewBaseCGI(nil, io.Discard, io.Discard, baseEnv("HTTPS", "on"))
+	h.Context, h.ScopedContext = parent, true
+	h.Run(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Context().Value(key{}) != "front end value" {
+			t.Error("the front end's context value is lost")
+		}
+		if Environ(r)["HTTPS"] != "on" || RequestFlags(r).Scheme != "https" {
+			t.Error("Environ or RequestFlags is not the gateway's")
+		}
+		// An app that wraps the context keeps the gateway's info.
+		wrapped := r.WithContext(context.WithValue(r.Context(), key{}, "app value"))
+		if Environ(wrapped)["HTTPS"] != "on" {
+			t.Error("Environ is lost under a context the app derived")
+		}
+		child, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		stop(errAborted)
+		select {
+		case <-child.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("cancelling the front end's context did not reach the app's")
+		}
+		if cause := context.Cause(r.Context()); cause != errAborted {
+			t.Errorf("context.Cause = %v, want the front end's cause", cause)
+		}
+	}))
+
+	// Without a Context, ScopedContext changes nothing: Run cancels the
+	// context it made when it returns.
+	h = NewBaseCGI(nil, io.Discard, io.Discard, baseEnv())
+	h.ScopedContext = true
+	var reqCtx context.Context
+	h.Run(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reqCtx = r.Context() }))
+	if reqCtx.Err() == nil {
+		t.Error("the request's context is still live after Run")
+	}
+}

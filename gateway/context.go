@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -33,14 +34,39 @@ func NewContext(parent context.Context, env environ.Environ, errors io.Writer, f
 }
 
 func withInfo(parent context.Context, ri *requestInfo) context.Context {
-	return context.WithValue(parent, contextKey{}, ri)
+	return &reqContext{Context: parent, info: ri}
+}
+
+// reqContext is a request's context: its parent's deadline, cancellation
+// and values, plus the request's info. Run keeps it inside the request's
+// exchange, so that it costs no allocation of its own.
+type reqContext struct {
+	context.Context
+	info *requestInfo
+}
+
+// Value returns the request's info for the gateway's key, and the parent's
+// values otherwise.
+func (c *reqContext) Value(key any) any {
+	if _, ok := key.(contextKey); ok {
+		return c.info
+	}
+	return c.Context.Value(key)
+}
+
+func (c *reqContext) String() string {
+	return fmt.Sprint(c.Context) + ".WithValue(gateway.contextKey, request info)"
 }
 
 func info(r *http.Request) *requestInfo {
 	if r == nil {
 		return nil
 	}
-	ri, _ := r.Context().Value(contextKey{}).(*requestInfo)
+	ctx := r.Context()
+	if c, ok := ctx.(*reqContext); ok {
+		return c.info
+	}
+	ri, _ := ctx.Value(contextKey{}).(*requestInfo)
 	return ri
 }
 

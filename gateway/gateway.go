@@ -56,6 +56,13 @@ type Handler struct {
 	// context.Background. A front end cancels it when the client goes away,
 	// and may carry values of its own for the app.
 	Context context.Context
+	// ScopedContext says that Context belongs to this request alone and
+	// that the front end cancels it as soon as Run returns: Run then gives
+	// the app Context itself, with the request's values, instead of
+	// deriving a context of its own that it cancels on return (one
+	// cancelable context per request instead of two). Without a Context it
+	// has no effect.
+	ScopedContext bool
 	// SpoolMemory is how much of an unread request body is held in memory
 	// before the rest is spooled to a temporary file in TempDir ("":
 	// os.TempDir()); 0 means 1 MiB. A Stdin that is a BufferedInput is
@@ -123,7 +130,30 @@ func (h *Handler) Run(app http.Handler) error {
 		}
 	}()
 
-	req, err := environ.NewRequest(env, x.body.reader())
+	x.info = requestInfo{env: env, errors: errs, flags: Flags{
+		Multithread: h.Multithread, Multiprocess: h.Multiprocess, RunOnce: h.RunOnce,
+		Scheme: environ.GuessScheme(env),
+	}}
+	parent := h.Context
+	if parent == nil {
+		parent = context.Background()
+	}
+	var ctx context.Context
+	var cancel context.CancelFunc
+	switch {
+	case h.Timeout > 0:
+		ctx, cancel = context.WithTimeout(parent, h.Timeout)
+	case h.ScopedContext && h.Context != nil:
+		ctx = parent // the front end cancels it once Run returns
+	default:
+		ctx, cancel = context.WithCancel(parent)
+	}
+	if cancel != nil {
+		defer cancel()
+	}
+	x.ctx = reqContext{Context: ctx, info: &x.info}
+
+	req, err := environ.NewRequestWithContext(&x.ctx, env, x.body.reader())
 	if err != nil {
 		h.result = Result{Status: http.StatusBadRequest}
 		return h.badRequest(&x.out, errs, env, err)
@@ -134,22 +164,8 @@ func (h *Handler) Run(app http.Handler) error {
 	}
 	x.body.limit(req.ContentLength, h.MaxBodyBytes)
 
-	parent := h.Context
-	if parent == nil {
-		parent = context.Background()
-	}
-	x.info = requestInfo{env: env, errors: errs, flags: Flags{
-		Multithread: h.Multithread, Multiprocess: h.Multiprocess, RunOnce: h.RunOnce,
-		Scheme: environ.GuessScheme(env),
-	}}
-	ctx, cancel := context.WithCancel(withInfo(parent, &x.info))
-	if h.Timeout > 0 {
-		ctx, cancel = context.WithTimeout(withInfo(parent, &x.info), h.Timeout)
-	}
-	defer cancel()
-
 	rw := &x.resp
-	rw.init(h, req.WithContext(ctx), &x.out, &x.body, errs)
+	rw.init(h, req, &x.out, &x.body, errs)
 	defer rw.release()
 	defer func() { h.result = rw.result(timedOut) }()
 	if h.Timeout > 0 {
@@ -184,6 +200,7 @@ type exchange struct {
 	out  output
 	body reqBody
 	info requestInfo
+	ctx  reqContext
 	resp response
 }
 

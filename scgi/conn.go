@@ -45,6 +45,15 @@ type conn struct {
 	cancel    context.CancelCauseFunc
 	watchOnce sync.Once
 	watchDone chan struct{} // closed when the watcher has returned; nil: none
+
+	errLog logline.Writer    // the application's error output (gateway.Errors)
+	errEnv map[string]string // the request's environ, for errLog's attributes
+
+	// The request's streams and gateway, kept here so that a connection
+	// costs one allocation for all of them.
+	out  output
+	body body
+	gw   gateway.Handler
 }
 
 func (s *Server) newConn(ctx context.Context, rwc net.Conn) *conn {
@@ -117,8 +126,10 @@ func (c *conn) Close() error {
 
 // remote is the connection's peer address for the log.
 func (c *conn) remote() string {
-	if a := c.rwc.RemoteAddr(); a != nil && a.String() != "" {
-		return a.String()
+	if a := c.rwc.RemoteAddr(); a != nil {
+		if s := a.String(); s != "" {
+			return s
+		}
 	}
 	return "unix"
 }
@@ -133,13 +144,15 @@ func (c *conn) run(req request) {
 	c.cancel = cancel
 
 	bw := writerPool.Get().(*bufio.Writer)
-	out := &output{c: c, w: bw}
+	c.out = output{c: c, w: bw}
+	out := &c.out
 	bw.Reset(deadlineWriter{out})
 	defer func() {
 		bw.Reset(nil)
 		writerPool.Put(bw)
 	}()
-	body := &body{c: c, n: req.contentLength}
+	c.body = body{c: c, n: req.contentLength}
+	body := &c.body
 	if body.n == 0 {
 		c.watch()
 	}
@@ -154,17 +167,21 @@ func (c *conn) run(req request) {
 	if d := c.srv.SlowRequest; d > 0 {
 		defer stats.WatchSlow(ctx, c.srv.logger(), d, req.env["REQUEST_METHOD"], gateway.RequestTarget(req.env), &c.srv.counters)()
 	}
-	errs, flushErrs := c.errorStream(req)
-	h := gateway.NewBaseCGI(body, out, errs, req.env)
-	h.Context = ctx
+	errs := c.errorStream(req)
+	// As gateway.NewBaseCGI, without an allocation of its own.
+	c.gw = gateway.Handler{Stdin: body, Stdout: out, Stderr: errs, Environ: req.env, Multithread: true}
+	h := &c.gw
+	h.Context, h.ScopedContext = ctx, true
 	h.SpoolMemory = c.srv.SpoolMemory
 	h.TempDir = c.srv.TempDir
 	h.MaxBodyBytes = c.srv.maxBodyBytes()
 	h.Timeout = c.srv.RequestTimeout
 	err := h.Run(c.srv.handler())
-	flushErrs()
+	cause := context.Cause(ctx)
+	cancel(nil)      // the request's context ends with the handler, as under net/http
+	c.errLog.Close() // its last line
 	res := h.Result()
-	outcome := outcomeOf(context.Cause(ctx), err, res)
+	outcome := outcomeOf(cause, err, res)
 	c.srv.counters.RequestEnded(outcome)
 	c.srv.counters.BytesIn(req.headerLen + req.contentLength - body.n)
 	c.srv.counters.BytesOut(out.written)
@@ -208,15 +225,22 @@ func outcomeOf(cause, err error, res gateway.Result) stats.Outcome {
 	return stats.Completed
 }
 
-// errorStream returns the request's error stream as Server.Errors says,
-// and a function that flushes it once the request is done.
-func (c *conn) errorStream(req request) (io.Writer, func()) {
+// errorStream returns the request's error stream as Server.Errors says:
+// io.Discard, or c.errLog, which logs each line (its last, unterminated
+// line once c.errLog is closed).
+func (c *conn) errorStream(req request) io.Writer {
 	if c.srv.Errors == gateway.ErrorsDiscard {
-		return io.Discard, func() {}
+		return io.Discard
 	}
-	w := logline.New(c.srv.logger(), "scgi: application error output",
-		"remote", c.remote(), "method", req.env["REQUEST_METHOD"], "uri", req.env["REQUEST_URI"])
-	return w, func() { w.Close() }
+	c.errEnv = req.env
+	c.errLog.Init(c.srv.logger(), "scgi: application error output", c)
+	return &c.errLog
+}
+
+// LogAttrs gives the attributes of the application's error output, when
+// its first line is logged (logline.AttrSource).
+func (c *conn) LogAttrs() []any {
+	return []any{"remote", c.remote(), "method", c.errEnv["REQUEST_METHOD"], "uri", c.errEnv["REQUEST_URI"]}
 }
 
 // reset closes the connection so that the web server sees an error, not

@@ -18,13 +18,27 @@ type Writer struct {
 	log   *slog.Logger
 	msg   string
 	attrs []any
+	src   AttrSource // gives attrs at the first line; nil once asked
 	line  []byte
+}
+
+// AttrSource gives a Writer's attributes when it logs its first line, so
+// that a stream that stays silent (most do) never formats them.
+type AttrSource interface {
+	LogAttrs() []any // slog key-value pairs
 }
 
 // New returns a Writer logging each line to log with message
 // msg and the given attributes (slog key-value pairs) first.
 func New(log *slog.Logger, msg string, attrs ...any) *Writer {
 	return &Writer{log: log, msg: msg, attrs: attrs}
+}
+
+// Init prepares a Writer held in a larger structure (no allocation of its
+// own): each line goes to log with message msg, after the attributes src
+// gives when the first line is logged.
+func (w *Writer) Init(log *slog.Logger, msg string, src AttrSource) {
+	w.log, w.msg, w.attrs, w.src, w.line = log, msg, nil, src, w.line[:0]
 }
 
 // Write logs every complete line of p and keeps the rest for later.
@@ -67,6 +81,9 @@ func (w *Writer) Close() error {
 
 func (w *Writer) logLine() {
 	if len(w.line) > 0 {
+		if w.src != nil {
+			w.attrs, w.src = w.src.LogAttrs(), nil
+		}
 		args := append(w.attrs[:len(w.attrs):len(w.attrs)], "line", string(bytes.TrimSuffix(w.line, []byte("\r"))))
 		w.log.Warn(w.msg, args...)
 	}
