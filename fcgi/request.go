@@ -464,12 +464,6 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 		req.admitted = false
 		c.srv.release()
 	}
-
-	if req.admitted {
-		// Before END_REQUEST: a web server that sees it may send the next
-		// request at once, and must find the slot free.
-		c.srv.release()
-	}
 	var err error
 	switch e {
 	case endComplete:
