@@ -219,12 +219,12 @@ func (s *Server) ServeAll(ls []net.Listener) error {
 // serveConn starts serving an accepted connection, or refuses it.
 func (s *Server) serveConn(ctx context.Context, rwc net.Conn) {
 	if !Allowed(rwc.RemoteAddr(), s.AllowedAddrs) {
+		if s.Counters != nil {
+			s.Counters.Refused(stats.NotAllowed) // counted before the peer sees the close
+		}
 		s.warn(s.Protocol+": connection refused: address not allowed", "remote", rwc.RemoteAddr().String())
 		rwc.Close()
 		s.releaseSlot()
-		if s.Counters != nil {
-			s.Counters.Refused(stats.NotAllowed)
-		}
 		return
 	}
 	if s.ConnContext != nil {
