@@ -204,6 +204,10 @@ func TestShutdownWaitsAndTimesOut(t *testing.T) {
 	serve(s, l)
 	dial(t, l)
 	c := waitConn(t, started, true)
+	// NewConn runs before the connection is tracked: wait until it is.
+	for deadline := time.Now().Add(3 * time.Second); s.Conns() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
