@@ -120,6 +120,17 @@ type flakyListener struct {
 	accepts chan struct{}
 }
 
+// waitTracked waits until the server tracks a connection: NewConn runs
+// before that, so a test that got the connection from NewConn may be ahead.
+func waitTracked(t *testing.T, s *Server) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); s.Conns() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection was never tracked")
+		}
+	}
+}
+
 type tempErr struct{}
 
 func (tempErr) Error() string   { return "temporary failure" }
@@ -171,6 +182,7 @@ func TestUncomparableListener(t *testing.T) {
 	done := serve(s, l)
 	dial(t, l)
 	c := waitConn(t, started, true)
+	waitTracked(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
@@ -204,10 +216,7 @@ func TestShutdownWaitsAndTimesOut(t *testing.T) {
 	serve(s, l)
 	dial(t, l)
 	c := waitConn(t, started, true)
-	// NewConn runs before the connection is tracked: wait until it is.
-	for deadline := time.Now().Add(3 * time.Second); s.Conns() == 0 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	waitTracked(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
