@@ -293,7 +293,6 @@ func (s *Server) Serve(l net.Listener) error {
 // connections keep running.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
-	defer s.rl.Flush() // the counts of suppressed log records
 	return s.srv.Shutdown(ctx)
 }
 
@@ -301,7 +300,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // flight see their connection closed (ErrConnClosed).
 func (s *Server) Close() error {
 	s.init()
-	defer s.rl.Flush()
 	return s.srv.Close()
 }
 

@@ -136,6 +136,13 @@ func ParseAddrs(list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// flushLog logs RateLog's counts of suppressed records, if any.
+func (s *Server) flushLog() {
+	if s.RateLog != nil {
+		s.RateLog.Flush()
+	}
+}
+
 // warn logs an event a peer can repeat, through RateLog when there is one.
 func (s *Server) warn(msg string, args ...any) {
 	if s.RateLog != nil {
@@ -372,6 +379,7 @@ func (s *Server) begin() error {
 // connection to close once idle, and waits until all are gone. When ctx
 // ends first it returns ctx.Err() and the remaining connections go on.
 func (s *Server) Shutdown(ctx context.Context) error {
+	defer s.flushLog()
 	lerr := s.begin()
 	s.mu.Lock()
 	conns := make([]Conn, 0, len(s.conns))
@@ -421,6 +429,7 @@ func (s *Server) shutdownConns() {
 // net/http.Server.Close does; requests in flight see their connection
 // closed.
 func (s *Server) Close() error {
+	defer s.flushLog()
 	err := s.begin()
 	s.mu.Lock()
 	conns := make([]Conn, 0, len(s.conns))
