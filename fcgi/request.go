@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -235,7 +234,7 @@ func (c *conn) params(req *request, content []byte) error {
 	if c.srv.FixIISPathInfo {
 		environ.StripScriptPrefix(env)
 	}
-	if c.srv.PingPath != "" && requestPath(env) == c.srv.PingPath {
+	if c.srv.PingPath != "" && gateway.RequestPath(env) == c.srv.PingPath {
 		c.ping(req)
 		return nil
 	}
@@ -247,15 +246,6 @@ func (c *conn) params(req *request, content []byte) error {
 	}
 	c.setState(req, stateAwaitInput)
 	return nil
-}
-
-// requestPath is the path of the request's URI, without its query.
-func requestPath(env environ.Environ) string {
-	if uri, ok := env["REQUEST_URI"]; ok {
-		p, _, _ := strings.Cut(uri, "?")
-		return p
-	}
-	return env["SCRIPT_NAME"] + env["PATH_INFO"]
 }
 
 // stdin acts on a STDIN record.

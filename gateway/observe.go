@@ -66,6 +66,17 @@ func RequestTarget(env environ.Environ) string {
 	return t
 }
 
+// RequestPath is the path of the request's target, without its query:
+// REQUEST_URI's when the web server passes it, else SCRIPT_NAME and
+// PATH_INFO joined.
+func RequestPath(env environ.Environ) string {
+	if uri, ok := env["REQUEST_URI"]; ok {
+		p, _, _ := strings.Cut(uri, "?")
+		return p
+	}
+	return env["SCRIPT_NAME"] + env["PATH_INFO"]
+}
+
 // AccessRecord is one request as an access log sees it: the fields of a
 // combined log line, plus the time taken and the protocol.
 type AccessRecord struct {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,7 +155,7 @@ func (c *conn) run(req request) {
 	if body.n == 0 {
 		c.watch()
 	}
-	if p := c.srv.PingPath; p != "" && requestPath(req.env) == p {
+	if p := c.srv.PingPath; p != "" && gateway.RequestPath(req.env) == p {
 		c.srv.counters.Ping()
 		out.Write(pong)
 		out.Flush()
@@ -200,15 +199,6 @@ func (c *conn) run(req request) {
 
 // pong is the answer to PingPath.
 var pong = []byte("Status: 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 4\r\n\r\npong")
-
-// requestPath is the path of the request's URI, without its query.
-func requestPath(env map[string]string) string {
-	if uri, ok := env["REQUEST_URI"]; ok {
-		p, _, _ := strings.Cut(uri, "?")
-		return p
-	}
-	return env["SCRIPT_NAME"] + env["PATH_INFO"]
-}
 
 // outcomeOf says how a request ended.
 func outcomeOf(cause, err error, res gateway.Result) stats.Outcome {

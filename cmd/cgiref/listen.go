@@ -9,7 +9,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/cgiref/cgiref/internal/listen"
 )
@@ -73,23 +72,6 @@ func (o *listenOptions) listeners() ([]net.Listener, error) {
 		return nil, errors.New("no -listen, and neither systemd (LISTEN_FDS) nor file descriptor 0 passed a listening socket")
 	}
 	return ls, nil
-}
-
-// serveAll runs serve on every listener at once and returns the first
-// error one of them returns, after every one has returned.
-func serveAll(ls []net.Listener, serve func(net.Listener) error) error {
-	errs := make([]error, len(ls))
-	var wg sync.WaitGroup
-	for i, l := range ls {
-		wg.Go(func() { errs[i] = serve(l) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // listenAddrs lists the listeners' addresses for a log line.

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/cgiref/cgiref/internal/wine"
+
+	substrate "github.com/cgiref/cgiref/internal/server"
 )
 
 // parseListen parses args with listenFlags only.
@@ -102,7 +104,7 @@ func TestServeAll(t *testing.T) {
 	accepted := make(chan string, 3)
 	done := make(chan error, 1)
 	go func() {
-		done <- serveAll(ls, func(l net.Listener) error {
+		done <- substrate.ServeAll(ls, func(l net.Listener) error {
 			c, err := l.Accept()
 			if err != nil {
 				return err
@@ -122,10 +124,10 @@ func TestServeAll(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != stop {
-			t.Errorf("serveAll: %v, want the serve error", err)
+			t.Errorf("ServeAll: %v, want the serve error", err)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("serveAll did not return")
+		t.Fatal("ServeAll did not return")
 	}
 	if len(accepted) != 3 {
 		t.Errorf("%d listeners served, want 3", len(accepted))

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+
+	substrate "github.com/cgiref/cgiref/internal/server"
 )
 
 // handover is, on systems without the SIGHUP hand-over, the pid file and
@@ -53,5 +55,5 @@ func (o *listenOptions) serve(serveOne func(net.Listener) error) (serve func() e
 	if err != nil {
 		return nil, "", err
 	}
-	return func() error { return serveAll(ls, serveOne) }, listenAddrs(ls), nil
+	return func() error { return substrate.ServeAll(ls, serveOne) }, listenAddrs(ls), nil
 }

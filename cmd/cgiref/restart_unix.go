@@ -50,6 +50,8 @@ import (
 
 	"github.com/cgiref/cgiref/internal/listen"
 	"golang.org/x/sys/unix"
+
+	substrate "github.com/cgiref/cgiref/internal/server"
 )
 
 // Environment variables of the hand-over, besides systemd's LISTEN_FDS,
@@ -111,7 +113,7 @@ func newHandover(log *slog.Logger, lo *listenOptions, pidFile string, command []
 	for i, l := range h.ls {
 		served[i] = l
 	}
-	serve = func() error { return serveAll(served, serveOne) }
+	serve = func() error { return substrate.ServeAll(served, serveOne) }
 	return h, serve, listenAddrs(ls), nil
 }
 

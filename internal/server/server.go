@@ -208,11 +208,15 @@ func (s *Server) Serve(l net.Listener) error {
 
 // ServeAll serves every listener of ls at once, as Serve does, and returns
 // the first error one of them returned once all have returned.
-func (s *Server) ServeAll(ls []net.Listener) error {
+func (s *Server) ServeAll(ls []net.Listener) error { return ServeAll(ls, s.Serve) }
+
+// ServeAll runs serve on every listener of ls at once and returns the
+// first error one of them returned once all have returned.
+func ServeAll(ls []net.Listener, serve func(net.Listener) error) error {
 	errs := make([]error, len(ls))
 	var wg sync.WaitGroup
 	for i, l := range ls {
-		wg.Go(func() { errs[i] = s.Serve(l) })
+		wg.Go(func() { errs[i] = serve(l) })
 	}
 	wg.Wait()
 	for _, err := range errs {
