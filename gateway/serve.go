@@ -50,12 +50,7 @@ func (w *response) serveWithTimeout(app http.Handler, ctx context.Context) (time
 		return true, fmt.Errorf("gateway: the answer was cut short: %w", http.ErrHandlerTimeout)
 	}
 	w.committed, w.failed = true, http.ErrHandlerTimeout
-	hdrs := []headers.Field{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}}
-	err = w.h.writeFixed(w.out, w.isHead, http.StatusServiceUnavailable, hdrs, []byte("503 Service Unavailable: the handler timed out\n"))
-	if err == nil {
-		err = w.out.end()
-	}
-	return true, err
+	return true, w.h.plainAnswer(w.out, w.isHead, http.StatusServiceUnavailable, "503 Service Unavailable: the handler timed out\n")
 }
 
 // tooLarge answers a request whose declared body is over MaxBodyBytes:
@@ -63,12 +58,7 @@ func (w *response) serveWithTimeout(app http.Handler, ctx context.Context) (time
 // is not called.
 func (h *Handler) tooLarge(out *output, errs io.Writer, r *http.Request) error {
 	fmt.Fprintf(errs, "gateway: %s %s: body of %d bytes over the limit of %d\n", r.Method, r.URL.Path, r.ContentLength, h.MaxBodyBytes)
-	hdrs := []headers.Field{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}}
-	err := h.writeFixed(out, r.Method == http.MethodHead, http.StatusRequestEntityTooLarge, hdrs, []byte("413 Request Entity Too Large\n"))
-	if err == nil {
-		err = out.end()
-	}
-	return err
+	return h.plainAnswer(out, r.Method == http.MethodHead, http.StatusRequestEntityTooLarge, "413 Request Entity Too Large\n")
 }
 
 // call runs the app and returns what it panicked with, and the stack of the
@@ -149,14 +139,19 @@ func trimStack(stack []byte, limit int) []byte {
 // plain-text body, and the reason on the error stream. The app is not called.
 func (h *Handler) badRequest(out *output, errs io.Writer, env environ.Environ, reason error) error {
 	fmt.Fprintf(errs, "gateway: bad request: %v\n", reason)
-	hdrs := []headers.Field{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}}
-	head := env["REQUEST_METHOD"] == http.MethodHead
-	err := h.writeFixed(out, head, http.StatusBadRequest, hdrs, []byte("400 Bad Request\n"))
-	if err == nil {
-		err = out.end()
-	}
+	err := h.plainAnswer(out, env["REQUEST_METHOD"] == http.MethodHead, http.StatusBadRequest, "400 Bad Request\n")
 	if err != nil && !IsClientGone(err) {
 		fmt.Fprintf(errs, "gateway: writing the 400 answer: %v\n", err)
 	}
 	return err
+}
+
+// plainAnswer writes and ends a whole answer the gateway makes itself:
+// status and a plain-text body.
+func (h *Handler) plainAnswer(out *output, head bool, status int, body string) error {
+	hdrs := []headers.Field{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}}
+	if err := h.writeFixed(out, head, status, hdrs, []byte(body)); err != nil {
+		return err
+	}
+	return out.end()
 }
