@@ -52,12 +52,21 @@ func NewRequestWithContext(ctx context.Context, env Environ, body io.Reader) (*h
 
 // fillRequest fills the zero request r from env and body.
 func fillRequest(r *http.Request, env Environ, body io.Reader) error {
-	method := env["REQUEST_METHOD"]
+	var store [32]variable
+	var vars cgiVars
+	fields := vars.fromEnviron(env, store[:0])
+	return vars.fill(r, body, fields)
+}
+
+// fill fills the zero request r from the variables, the HTTP_* ones
+// (each name once) and body.
+func (v *cgiVars) fill(r *http.Request, body io.Reader, fields []variable) error {
+	method := v.method
 	if method == "" {
 		return &RequestError{Var: "REQUEST_METHOD", Reason: "missing"}
 	}
 	r.Method, r.Proto, r.ProtoMajor, r.ProtoMinor = method, "HTTP/1.0", 1, 0
-	if p := env["SERVER_PROTOCOL"]; p != "" && !strings.EqualFold(p, "INCLUDED") {
+	if p := v.proto; p != "" && !strings.EqualFold(p, "INCLUDED") {
 		proto, major, minor, ok := parseProto(p)
 		if !ok {
 			return &RequestError{Var: "SERVER_PROTOCOL", Value: p, Reason: "invalid"}
@@ -65,7 +74,7 @@ func fillRequest(r *http.Request, env Environ, body io.Reader) error {
 		r.Proto, r.ProtoMajor, r.ProtoMinor = proto, major, minor
 	}
 	length := int64(-1)
-	if cl := env["CONTENT_LENGTH"]; cl != "" {
+	if cl := v.contentLength; cl != "" {
 		n, ok := parseLength(cl)
 		if !ok {
 			return &RequestError{Var: "CONTENT_LENGTH", Value: cl, Reason: "invalid"}
@@ -75,15 +84,15 @@ func fillRequest(r *http.Request, env Environ, body io.Reader) error {
 	if length < 0 && (body == nil || body == http.NoBody) {
 		length = 0 // known: there is no body
 	}
-	https := isOn(env["HTTPS"])
+	https := isOn(v.https)
 	if https {
-		r.TLS = tlsState(env)
+		r.TLS = tlsState(v.source())
 	}
-	r.Header = buildHeader(env, r, length)
-	setURL(env, r)
-	r.Host = host(env, https)
-	r.RemoteAddr = env["REMOTE_ADDR"]
-	if port := env["REMOTE_PORT"]; port != "" {
+	r.Header = v.buildHeader(r, length, fields)
+	v.setURL(r)
+	r.Host = v.host(https)
+	r.RemoteAddr = v.remoteAddr
+	if port := v.remotePort; port != "" {
 		r.RemoteAddr = net.JoinHostPort(r.RemoteAddr, port)
 	}
 	setBody(r, body, length)
@@ -164,17 +173,10 @@ func (e *exactReader) Close() error {
 // variable is one variable of an environ.
 type variable struct{ name, value string }
 
-// buildHeader makes the request's header from env in one pass over the
-// map: the HTTP_* variables are collected first (on the stack for a usual
-// request), so that the header map and its values are sized exactly.
-func buildHeader(env Environ, r *http.Request, length int64) http.Header {
-	var store [32]variable
-	fields := store[:0]
-	for k, v := range env {
-		if strings.HasPrefix(k, "HTTP_") {
-			fields = append(fields, variable{k, v})
-		}
-	}
+// buildHeader makes the request's header from the HTTP_* variables,
+// collected before (on the stack for a usual request), so that the header
+// map and its values are sized exactly.
+func (v *cgiVars) buildHeader(r *http.Request, length int64, fields []variable) http.Header {
 	n := len(fields)
 	h := make(http.Header, n+2)
 	vals := make([]string, 0, n+2)
@@ -183,27 +185,27 @@ func buildHeader(env Environ, r *http.Request, length int64) http.Header {
 		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 	for _, f := range fields {
-		k, v := f.name, f.value
+		k, val := f.name, f.value
 		switch k {
 		case "HTTP_HOST", "HTTP_CONTENT_LENGTH":
 			continue
 		case "HTTP_CONTENT_TYPE":
-			if env["CONTENT_TYPE"] != "" {
+			if v.contentType != "" {
 				continue
 			}
 		case "HTTP_TRANSFER_ENCODING":
-			if strings.EqualFold(strings.TrimSpace(v), "chunked") {
+			if strings.EqualFold(strings.TrimSpace(val), "chunked") {
 				continue // the framing is r.ContentLength and r.TransferEncoding
 			}
 		case "HTTP_COOKIE":
-			v = rejoinCookie(v)
+			val = rejoinCookie(val)
 		}
-		add(headerName(k), v)
+		add(headerName(k), val)
 	}
-	if ct := env["CONTENT_TYPE"]; ct != "" {
+	if ct := v.contentType; ct != "" {
 		add("Content-Type", ct)
 	}
-	if cl := env["CONTENT_LENGTH"]; cl != "" && keepLength(env, r.Method, length) {
+	if cl := v.contentLength; cl != "" && keepLength(v.hasHTTPContentLength, r.Method, length) {
 		add("Content-Length", cl)
 	}
 	if length < 0 {
@@ -219,11 +221,8 @@ func buildHeader(env Environ, r *http.Request, length int64) http.Header {
 // with "Content-Length: 0" (POST, PUT, PATCH: browsers, curl -d ” and
 // net/http's client do). lighttpd, Caddy, and nginx's and Apache's SCGI pass
 // CONTENT_LENGTH 0 on every bodiless request, so a GET's 0 says nothing.
-func keepLength(env Environ, method string, length int64) bool {
-	if length > 0 {
-		return true
-	}
-	if _, ok := env["HTTP_CONTENT_LENGTH"]; ok {
+func keepLength(sentField bool, method string, length int64) bool {
+	if length > 0 || sentField {
 		return true
 	}
 	switch method {
@@ -261,8 +260,8 @@ var commonHeader = func() map[string]string {
 // setURL fills r.URL and r.RequestURI from REQUEST_URI, parsed as
 // net/http.Server parses a request target, or, when it is absent or does not
 // parse, from SCRIPT_NAME, PATH_INFO and QUERY_STRING.
-func setURL(env Environ, r *http.Request) {
-	if raw := env["REQUEST_URI"]; raw != "" {
+func (v *cgiVars) setURL(r *http.Request) {
+	if raw := v.requestURI; raw != "" {
 		r.RequestURI = raw
 		target := raw
 		authority := r.Method == "CONNECT" && !strings.HasPrefix(raw, "/")
@@ -277,8 +276,7 @@ func setURL(env Environ, r *http.Request) {
 			return
 		}
 	}
-	p := env["SCRIPT_NAME"] + env["PATH_INFO"]
-	r.URL = &url.URL{Path: p, RawQuery: env["QUERY_STRING"]}
+	r.URL = &url.URL{Path: v.scriptName + v.pathInfo, RawQuery: v.query}
 	uri := r.URL.EscapedPath()
 	if r.URL.RawQuery != "" {
 		uri += "?" + r.URL.RawQuery
@@ -290,11 +288,11 @@ func setURL(env Environ, r *http.Request) {
 
 // host is HTTP_HOST, else SERVER_NAME with SERVER_PORT unless it is the
 // scheme's default.
-func host(env Environ, https bool) string {
-	if h := env["HTTP_HOST"]; h != "" {
+func (v *cgiVars) host(https bool) string {
+	if h := v.httpHost; h != "" {
 		return h
 	}
-	name, port := env["SERVER_NAME"], env["SERVER_PORT"]
+	name, port := v.serverName, v.serverPort
 	if strings.IndexByte(name, ':') >= 0 && !strings.HasPrefix(name, "[") {
 		name = "[" + name + "]"
 	}

@@ -78,7 +78,7 @@ func wantHeader(r *http.Request) map[string]string {
 	if c, ok := want["Cookie"]; ok {
 		want["Cookie"] = rejoinCookie(c)
 	}
-	if _, ok := want["Content-Length"]; ok && r.ContentLength == 0 && !keepLength(Environ{}, r.Method, 0) {
+	if _, ok := want["Content-Length"]; ok && r.ContentLength == 0 && !keepLength(false, r.Method, 0) {
 		delete(want, "Content-Length")
 	}
 	return want

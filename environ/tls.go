@@ -30,22 +30,23 @@ import (
 // value that does not parse is left out: the request goes on without it.
 // Unknown or absent variables leave their fields zero; HandshakeComplete is
 // always true.
-func tlsState(env Environ) *tls.ConnectionState {
+func tlsState(src Source) *tls.ConnectionState {
+	get := func(name string) string { v, _ := src.Lookup(name); return v }
 	cs := &tls.ConnectionState{HandshakeComplete: true}
-	cs.Version = tlsVersion(env["SSL_PROTOCOL"])
-	cs.CipherSuite = cipherSuite(env["SSL_CIPHER"])
-	cs.ServerName = env["SSL_TLS_SNI"]
+	cs.Version = tlsVersion(get("SSL_PROTOCOL"))
+	cs.CipherSuite = cipherSuite(get("SSL_CIPHER"))
+	cs.ServerName = get("SSL_TLS_SNI")
 	if cs.ServerName == "" {
-		cs.ServerName = env["SSL_SERVER_NAME"]
+		cs.ServerName = get("SSL_SERVER_NAME")
 	}
-	switch env["SSL_SESSION_RESUMED"] {
+	switch get("SSL_SESSION_RESUMED") {
 	case "Resumed", "r":
 		cs.DidResume = true
 	}
-	if c := parseCert(env["SSL_CLIENT_CERT"]); c != nil {
+	if c := parseCert(get("SSL_CLIENT_CERT")); c != nil {
 		cs.PeerCertificates = append(cs.PeerCertificates, c)
 		for i := 0; ; i++ {
-			v, ok := env["SSL_CLIENT_CERT_CHAIN_"+strconv.Itoa(i)]
+			v, ok := src.Lookup("SSL_CLIENT_CERT_CHAIN_" + strconv.Itoa(i))
 			if !ok {
 				break
 			}
@@ -53,7 +54,7 @@ func tlsState(env Environ) *tls.ConnectionState {
 				cs.PeerCertificates = append(cs.PeerCertificates, c)
 			}
 		}
-		if env["SSL_CLIENT_VERIFY"] == "SUCCESS" {
+		if get("SSL_CLIENT_VERIFY") == "SUCCESS" {
 			cs.VerifiedChains = [][]*x509.Certificate{cs.PeerCertificates}
 		}
 	}

@@ -287,18 +287,18 @@ func readLength[T string | []byte](b T) (uint32, T, bool) {
 	return n, b[4:], true
 }
 
-// decodeParams decodes a complete PARAMS stream into an environ. Every name
-// and value is a substring of one string holding the whole stream, so the
-// decoding costs one allocation besides the map.
+// decodePairs decodes a complete PARAMS stream into its pairs, in order.
+// Every name and value is a substring of one string holding the whole
+// stream, so the decoding costs two allocations: that string and the pairs.
 //
-// Pairs are added with environ.Environ.Add: a repeated HTTP_* name (nginx
-// before 1.23 sends a repeated request field as repeated pairs) is one
-// variable with the values joined. Any other repeated name takes its later
-// value: that is nginx's way to override a parameter, and the common
-// configuration `include fastcgi_params; fastcgi_param SCRIPT_NAME ...;`
-// sends SCRIPT_NAME twice, the stock value first (as PHP-FPM and
-// net/http/fcgi, the later value wins).
-func decodeParams(block []byte) (environ.Environ, error) {
+// The pairs stand for the environ that environ.Pairs describes: a repeated
+// HTTP_* name (nginx before 1.23 sends a repeated request field as repeated
+// pairs) is one variable with the values joined. Any other repeated name
+// takes its later value: that is nginx's way to override a parameter, and
+// the common configuration `include fastcgi_params; fastcgi_param
+// SCRIPT_NAME ...;` sends SCRIPT_NAME twice, the stock value first (as
+// PHP-FPM and net/http/fcgi, the later value wins).
+func decodePairs(block []byte) (environ.Pairs, error) {
 	s := string(block)
 	n := 0
 	for rest := s; len(rest) > 0; n++ {
@@ -307,15 +307,11 @@ func decodeParams(block []byte) (environ.Environ, error) {
 			return nil, err
 		}
 	}
-	env := make(environ.Environ, n)
-	for len(s) > 0 {
-		name, value, rest, _ := nextPair(s)
-		if env.Add(name, value) != nil {
-			env[name] = value // a meta-variable set again: the override wins
-		}
-		s = rest
+	pairs := make(environ.Pairs, n)
+	for i := range pairs {
+		pairs[i].Name, pairs[i].Value, s, _ = nextPair(s)
 	}
-	return env, nil
+	return pairs, nil
 }
 
 // String returns the specification's name of the record type.

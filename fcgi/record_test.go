@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/cgiref/cgiref/environ"
 )
 
 func TestAppendRecordPadding(t *testing.T) {
@@ -343,4 +345,13 @@ func TestRecordReaderNoAllocs(t *testing.T) {
 	if a := testing.AllocsPerRun(100, func() { dst = appendRecord(dst[:0], typeStdout, 1, content) }); a != 0 {
 		t.Errorf("appendRecord: %v allocations", a)
 	}
+}
+
+// decodeParams decodes a PARAMS stream into the environ its pairs stand for.
+func decodeParams(block []byte) (environ.Environ, error) {
+	pairs, err := decodePairs(block)
+	if err != nil {
+		return nil, err
+	}
+	return pairs.Environ(), nil
 }

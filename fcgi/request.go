@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -88,7 +89,8 @@ type request struct {
 	received int64     // STDIN bytes received; read loop only
 
 	paramsp *[]byte         // PARAMS collected so far; nil once decoded
-	env     environ.Environ // from PARAMS, until the handler starts
+	pairs   environ.Pairs   // from PARAMS
+	env     environ.Environ // made from pairs when the server must change it (FixIISPathInfo)
 	stdin   *input          // nil: no body (or an authorizer)
 	data    *input          // nil but for a filter
 
@@ -213,17 +215,18 @@ func (c *conn) params(req *request, content []byte) error {
 		*req.paramsp = append(*req.paramsp, content...)
 		return nil
 	}
-	env, err := decodeParams(*req.paramsp)
+	pairs, err := decodePairs(*req.paramsp)
 	req.releaseParams()
 	if err != nil {
 		c.abuse(slog.LevelWarn, "fcgi: request refused: bad PARAMS", "request", req.id, "err", err)
 		return c.refuseRequest(req, http.StatusBadRequest, stats.BadRequest)
 	}
-	if env["CONTENT_LENGTH"] == "-1" {
-		delete(env, "CONTENT_LENGTH") // Caddy, for a chunked request: read STDIN to its end
+	req.pairs = pairs
+	if req.get("CONTENT_LENGTH") == "-1" {
+		req.pairs = without(pairs, "CONTENT_LENGTH") // Caddy, for a chunked request: read STDIN to its end
 	}
 	if max := c.srv.maxBodyBytes(); max > 0 && req.role != roleAuthorizer {
-		if cl := env["CONTENT_LENGTH"]; cl == "" {
+		if cl := req.get("CONTENT_LENGTH"); cl == "" {
 			// nginx sends it empty on a GET: nothing to check (and no
 			// parse error to allocate)
 		} else if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > max {
@@ -232,13 +235,13 @@ func (c *conn) params(req *request, content []byte) error {
 		}
 	}
 	if c.srv.FixIISPathInfo {
-		environ.StripScriptPrefix(env)
+		req.env, req.pairs = req.pairs.Environ(), nil
+		environ.StripScriptPrefix(req.env)
 	}
-	if c.srv.PingPath != "" && gateway.RequestPath(env) == c.srv.PingPath {
+	if c.srv.PingPath != "" && gateway.RequestPath(req.vars()) == c.srv.PingPath {
 		c.ping(req)
 		return nil
 	}
-	req.env = env
 	if req.role == roleAuthorizer {
 		c.setState(req, stateInputDone) // an authorizer gets no body: never wait for STDIN
 		req.start()
@@ -255,7 +258,7 @@ func (c *conn) stdin(req *request, content []byte) {
 		if len(content) > 0 {
 			req.stdin = newInput(c.srv)
 			c.feed(req, content)
-		} else if cl := req.env["CONTENT_LENGTH"]; cl != "" && cl != "0" {
+		} else if cl := req.get("CONTENT_LENGTH"); cl != "" && cl != "0" {
 			// A body was announced and none came: let the app's reads
 			// fail as a short body does.
 			req.stdin = newInput(c.srv)
@@ -540,8 +543,7 @@ func (req *request) run() {
 	c := req.c
 	defer c.wg.Done()
 	start := time.Now()
-	env := req.env
-	req.env = nil
+	env := req.vars()
 	if req.admitted = c.srv.admit(req.ctx); !req.admitted {
 		c.srv.counters.Refused(stats.Overloaded)
 		c.abuse(slog.LevelWarn, "fcgi: request refused: MaxRequests in flight", "request", req.id, "limit", c.srv.maxRequests())
@@ -551,7 +553,7 @@ func (req *request) run() {
 	}
 	c.srv.counters.RequestStarted()
 	if d := c.srv.SlowRequest; d > 0 {
-		defer stats.WatchSlow(req.ctx, c.logger(), d, env["REQUEST_METHOD"], gateway.RequestTarget(env), &c.srv.counters)()
+		defer stats.WatchSlow(req.ctx, c.logger(), d, req.get("REQUEST_METHOD"), gateway.RequestTarget(env), &c.srv.counters)()
 	}
 	var in io.Reader
 	if req.stdin != nil {
@@ -559,7 +561,7 @@ func (req *request) run() {
 	}
 	errw, flushErrs := req.errorStream(env)
 	// As gateway.NewBaseCGI, without an allocation of its own.
-	req.gw = gateway.Handler{Stdin: in, Stdout: &req.out, Stderr: errw, Environ: env, Multithread: true}
+	req.gw = gateway.Handler{Stdin: in, Stdout: &req.out, Stderr: errw, Environ: req.env, Pairs: req.pairs, Multithread: true}
 	h := &req.gw
 	h.Context, h.ScopedContext = req.ctx, true
 	h.Timeout = c.srv.RequestTimeout
@@ -608,7 +610,7 @@ func outcomeOf(cause, err error, res gateway.Result) stats.Outcome {
 
 // errorStream returns the request's error stream as Server.Errors says,
 // and a function that flushes it once the request is done.
-func (req *request) errorStream(env environ.Environ) (io.Writer, func()) {
+func (req *request) errorStream(env environ.Source) (io.Writer, func()) {
 	c := req.c
 	policy := c.srv.Errors
 	if policy == gateway.ErrorsAuto {
@@ -670,6 +672,25 @@ func (req *request) release() {
 	if req.data != nil {
 		req.data.Release()
 	}
+}
+
+// vars is the request's environ, read a variable at a time.
+func (req *request) vars() environ.Source {
+	if req.env != nil {
+		return req.env
+	}
+	return &req.pairs
+}
+
+// get returns one variable of the request's environ.
+func (req *request) get(name string) string {
+	v, _ := req.vars().Lookup(name)
+	return v
+}
+
+// without returns pairs without those named name, in place.
+func without(pairs environ.Pairs, name string) environ.Pairs {
+	return slices.DeleteFunc(pairs, func(p environ.Pair) bool { return p.Name == name })
 }
 
 // deadline is the request's own write deadline (SetWriteDeadline).

@@ -160,7 +160,7 @@ func appendField(b []byte, name, value string) []byte {
 // body: always under CGI, and for an origin server unless the request is
 // HTTP/0.9.
 func (h *Handler) sendsHeader() bool {
-	return !h.OriginServer || !strings.EqualFold(h.Environ["SERVER_PROTOCOL"], "HTTP/0.9")
+	return !h.OriginServer || !strings.EqualFold(h.variable("SERVER_PROTOCOL"), "HTTP/0.9")
 }
 
 const defaultErrorBody = "A server error occurred.  Please contact the administrator."

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/cgiref/cgiref/environ"
 )
@@ -18,9 +19,22 @@ type Flags struct {
 
 // requestInfo is what a gateway attaches to each request's context.
 type requestInfo struct {
-	env    environ.Environ
+	env    environ.Environ // the front end's, or nil when it gave pairs
+	pairs  environ.Pairs
+	once   sync.Once
+	made   environ.Environ // made from pairs, on the app's first call of Environ
 	errors io.Writer
 	flags  Flags
+}
+
+// environ returns the request's environ, made from its pairs on the first
+// call when the front end gave pairs.
+func (ri *requestInfo) environ() environ.Environ {
+	if ri.env != nil {
+		return ri.env
+	}
+	ri.once.Do(func() { ri.made = ri.pairs.Environ() })
+	return ri.made
 }
 
 type contextKey struct{}
@@ -74,7 +88,7 @@ func info(r *http.Request) *requestInfo {
 // gateway.
 func Environ(r *http.Request) environ.Environ {
 	if ri := info(r); ri != nil {
-		return ri.env
+		return ri.environ()
 	}
 	return nil
 }

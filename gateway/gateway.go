@@ -33,6 +33,13 @@ type Handler struct {
 	Stderr  io.Writer // the request's error stream (Errors); nil discards
 	Environ environ.Environ
 
+	// Pairs, used when Environ is nil, is the environ as the web server
+	// sent it: Run builds the request from the pairs directly and makes
+	// their Environ only when the app asks for it (Environ(r)), which saves
+	// a front end that receives pairs (FastCGI, SCGI) the map on every
+	// request. The app sees the same request and the same Environ.
+	Pairs environ.Pairs
+
 	// Multithread, Multiprocess and RunOnce describe the server to the app
 	// (RequestFlags), as wsgi.multithread, wsgi.multiprocess and
 	// wsgi.run_once do.
@@ -114,7 +121,6 @@ func (h *Handler) Run(app http.Handler) error {
 	if app == nil {
 		app = http.DefaultServeMux
 	}
-	env := h.environ()
 	errs := h.Stderr
 	if errs == nil {
 		errs = io.Discard
@@ -130,10 +136,10 @@ func (h *Handler) Run(app http.Handler) error {
 		}
 	}()
 
-	x.info = requestInfo{env: env, errors: errs, flags: Flags{
+	x.info = requestInfo{errors: errs, flags: Flags{
 		Multithread: h.Multithread, Multiprocess: h.Multiprocess, RunOnce: h.RunOnce,
-		Scheme: environ.GuessScheme(env),
 	}}
+	h.setVars(&x.info)
 	parent := h.Context
 	if parent == nil {
 		parent = context.Background()
@@ -153,10 +159,20 @@ func (h *Handler) Run(app http.Handler) error {
 	}
 	x.ctx = reqContext{Context: ctx, info: &x.info}
 
-	req, err := environ.NewRequestWithContext(&x.ctx, env, x.body.reader())
+	var req *http.Request
+	var err error
+	if x.info.env != nil {
+		req, err = environ.NewRequestWithContext(&x.ctx, x.info.env, x.body.reader())
+	} else {
+		req, err = environ.NewRequestFromPairs(&x.ctx, x.info.pairs, x.body.reader())
+	}
 	if err != nil {
 		h.result = Result{Status: http.StatusBadRequest}
-		return h.badRequest(&x.out, errs, env, err)
+		return h.badRequest(&x.out, errs, err)
+	}
+	x.info.flags.Scheme = "http" // environ.GuessScheme's answer: r.TLS is set for HTTPS on
+	if req.TLS != nil {
+		x.info.flags.Scheme = "https"
 	}
 	if h.MaxBodyBytes > 0 && req.ContentLength > h.MaxBodyBytes {
 		h.result = Result{Status: http.StatusRequestEntityTooLarge}
@@ -204,20 +220,32 @@ type exchange struct {
 	resp response
 }
 
-// environ returns the environ the app sees: the front end's, plus
-// SERVER_SOFTWARE for an origin server that has a ServerSoftware.
-func (h *Handler) environ() environ.Environ {
-	env := h.Environ
-	if env == nil {
+// variable returns one variable of the front end's environ (Environ, else
+// Pairs).
+func (h *Handler) variable(name string) string {
+	if h.Environ != nil {
+		return h.Environ[name]
+	}
+	return h.Pairs.Get(name)
+}
+
+// setVars gives ri the environ the app sees: the front end's Environ or
+// Pairs, plus SERVER_SOFTWARE for an origin server that has a
+// ServerSoftware.
+func (h *Handler) setVars(ri *requestInfo) {
+	env, pairs := h.Environ, h.Pairs
+	if env == nil && pairs == nil {
 		env = environ.Environ{}
 	}
-	if !h.OriginServer || h.ServerSoftware == "" {
-		return env
+	if h.OriginServer && h.ServerSoftware != "" {
+		if env != nil {
+			if _, ok := env["SERVER_SOFTWARE"]; !ok {
+				env = maps.Clone(env)
+				env["SERVER_SOFTWARE"] = h.ServerSoftware
+			}
+		} else if _, ok := pairs.Lookup("SERVER_SOFTWARE"); !ok {
+			pairs = append(pairs[:len(pairs):len(pairs)], environ.Pair{Name: "SERVER_SOFTWARE", Value: h.ServerSoftware})
+		}
 	}
-	if _, ok := env["SERVER_SOFTWARE"]; ok {
-		return env
-	}
-	withSoftware := maps.Clone(env)
-	withSoftware["SERVER_SOFTWARE"] = h.ServerSoftware
-	return withSoftware
+	ri.env, ri.pairs = env, pairs
 }

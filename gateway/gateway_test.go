@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -214,7 +218,60 @@ func TestCGIGolden(t *testing.T) {
 			if got.stdout != tt.want {
 				t.Errorf("stdout\n got %q\nwant %q\nstderr: %s", got.stdout, tt.want, got.stderr)
 			}
+			got = runApp(NewBaseCGI(nil, nil, nil, nil).withPairs(tt.env), tt.app)
+			if got.stdout != tt.want {
+				t.Errorf("stdout from Pairs\n got %q\nwant %q\nstderr: %s", got.stdout, tt.want, got.stderr)
+			}
 		})
+	}
+}
+
+// withPairs gives h env as Pairs (in the order of their names) instead of
+// an Environ.
+func (h *Handler) withPairs(env environ.Environ) *Handler {
+	h.Environ, h.Pairs = nil, environ.Pairs{}
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		h.Pairs = append(h.Pairs, environ.Pair{Name: k, Value: env[k]})
+	}
+	return h
+}
+
+// TestPairsEnviron: from Pairs, the app sees the Environ they stand for
+// (made once, however many goroutines ask) and the same flags.
+func TestPairsEnviron(t *testing.T) {
+	h := NewBaseCGI(nil, io.Discard, io.Discard, nil)
+	h.Pairs = environ.Pairs{
+		{Name: "REQUEST_METHOD", Value: "GET"}, {Name: "SERVER_NAME", Value: "h"}, {Name: "HTTPS", Value: "on"},
+		{Name: "SCRIPT_NAME", Value: "/a"}, {Name: "HTTP_ACCEPT", Value: "x"}, {Name: "SCRIPT_NAME", Value: "/b"},
+		{Name: "HTTP_ACCEPT", Value: "y"},
+	}
+	want := environ.Environ{"REQUEST_METHOD": "GET", "SERVER_NAME": "h", "HTTPS": "on", "SCRIPT_NAME": "/b", "HTTP_ACCEPT": "x, y"}
+	var envs [8]environ.Environ
+	var flags Flags
+	err := h.Run(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var wg sync.WaitGroup
+		for i := range envs {
+			wg.Go(func() { envs[i] = Environ(r) })
+		}
+		wg.Wait()
+		flags = RequestFlags(r)
+		if got := r.Header.Get("Accept"); got != "x, y" {
+			t.Errorf("Accept = %q, want the repeated field joined", got)
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, env := range envs {
+		if !maps.Equal(env, want) {
+			t.Errorf("Environ(r) = %v, want %v", env, want)
+		}
+		if reflect.ValueOf(env).UnsafePointer() != reflect.ValueOf(envs[0]).UnsafePointer() {
+			t.Errorf("call %d made another Environ", i)
+		}
+	}
+	if flags.Scheme != "https" || !flags.Multithread {
+		t.Errorf("RequestFlags = %+v", flags)
 	}
 }
 
@@ -347,12 +404,13 @@ func TestOriginGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := NewSimple(nil, nil, nil, tt.env)
-			h.HTTPVersion, h.ServerSoftware = tt.version, tt.software
-			got := runApp(h, tt.app)
-			out := dateLine.ReplaceAllString(got.stdout, "${1}DATE\r\n")
-			if out != tt.want {
-				t.Errorf("got %q\nwant %q", out, tt.want)
+			for _, h := range []*Handler{NewSimple(nil, nil, nil, tt.env), NewSimple(nil, nil, nil, nil).withPairs(tt.env)} {
+				h.HTTPVersion, h.ServerSoftware = tt.version, tt.software
+				got := runApp(h, tt.app)
+				out := dateLine.ReplaceAllString(got.stdout, "${1}DATE\r\n")
+				if out != tt.want {
+					t.Errorf("got %q\nwant %q (from Pairs: %v)", out, tt.want, h.Pairs != nil)
+				}
 			}
 		})
 	}
@@ -372,15 +430,16 @@ func TestServerSoftwareEnviron(t *testing.T) {
 		{false, baseEnv(), "", false},
 	}
 	for _, tt := range tests {
-		h := NewBaseCGI(nil, io.Discard, io.Discard, tt.env)
-		h.OriginServer, h.ServerSoftware = tt.origin, "Demo/1.0"
-		var got string
-		var ok bool
-		h.Run(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			got, ok = Environ(r)["SERVER_SOFTWARE"]
-		}))
-		if got != tt.want || ok != tt.wantOK {
-			t.Errorf("origin=%v: SERVER_SOFTWARE = %q, %v; want %q, %v", tt.origin, got, ok, tt.want, tt.wantOK)
+		for _, h := range []*Handler{NewBaseCGI(nil, io.Discard, io.Discard, tt.env), NewBaseCGI(nil, io.Discard, io.Discard, nil).withPairs(tt.env)} {
+			h.OriginServer, h.ServerSoftware = tt.origin, "Demo/1.0"
+			var got string
+			var ok bool
+			h.Run(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got, ok = Environ(r)["SERVER_SOFTWARE"]
+			}))
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("origin=%v, from Pairs %v: SERVER_SOFTWARE = %q, %v; want %q, %v", tt.origin, h.Pairs != nil, got, ok, tt.want, tt.wantOK)
+			}
 		}
 		if _, had := tt.env["SERVER_SOFTWARE"]; tt.origin && !had && len(tt.env) != len(baseEnv()) {
 			t.Errorf("the front end's environ was modified")

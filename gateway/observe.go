@@ -48,19 +48,25 @@ func ParseErrorStream(s string) (ErrorStream, error) {
 
 // IsIIS reports whether the environ comes from IIS (SERVER_SOFTWARE
 // Microsoft-IIS/...).
-func IsIIS(env environ.Environ) bool {
-	return strings.HasPrefix(env["SERVER_SOFTWARE"], "Microsoft-IIS")
+func IsIIS(env environ.Source) bool {
+	return strings.HasPrefix(get(env, "SERVER_SOFTWARE"), "Microsoft-IIS")
+}
+
+// get returns one variable of env, "" when it is not set.
+func get(env environ.Source, name string) string {
+	v, _ := env.Lookup(name)
+	return v
 }
 
 // RequestTarget is the request's target as the client sent it:
 // REQUEST_URI when the web server passes it, else the escaped SCRIPT_NAME
 // and PATH_INFO with QUERY_STRING.
-func RequestTarget(env environ.Environ) string {
-	if uri, ok := env["REQUEST_URI"]; ok {
+func RequestTarget(env environ.Source) string {
+	if uri, ok := env.Lookup("REQUEST_URI"); ok {
 		return uri
 	}
-	t := (&url.URL{Path: env["SCRIPT_NAME"] + env["PATH_INFO"]}).EscapedPath()
-	if q := env["QUERY_STRING"]; q != "" {
+	t := (&url.URL{Path: get(env, "SCRIPT_NAME") + get(env, "PATH_INFO")}).EscapedPath()
+	if q := get(env, "QUERY_STRING"); q != "" {
 		t += "?" + q
 	}
 	return t
@@ -69,12 +75,12 @@ func RequestTarget(env environ.Environ) string {
 // RequestPath is the path of the request's target, without its query:
 // REQUEST_URI's when the web server passes it, else SCRIPT_NAME and
 // PATH_INFO joined.
-func RequestPath(env environ.Environ) string {
-	if uri, ok := env["REQUEST_URI"]; ok {
+func RequestPath(env environ.Source) string {
+	if uri, ok := env.Lookup("REQUEST_URI"); ok {
 		p, _, _ := strings.Cut(uri, "?")
 		return p
 	}
-	return env["SCRIPT_NAME"] + env["PATH_INFO"]
+	return get(env, "SCRIPT_NAME") + get(env, "PATH_INFO")
 }
 
 // AccessRecord is one request as an access log sees it: the fields of a
@@ -96,18 +102,18 @@ type AccessRecord struct {
 }
 
 // NewAccessRecord fills an AccessRecord from an environ and a Run's Result.
-func NewAccessRecord(env environ.Environ, res Result, start time.Time, protocol, outcome string) AccessRecord {
+func NewAccessRecord(env environ.Source, res Result, start time.Time, protocol, outcome string) AccessRecord {
 	return AccessRecord{
-		RemoteAddr: env["REMOTE_ADDR"],
-		RemoteUser: env["REMOTE_USER"],
+		RemoteAddr: get(env, "REMOTE_ADDR"),
+		RemoteUser: get(env, "REMOTE_USER"),
 		Start:      start,
-		Method:     env["REQUEST_METHOD"],
+		Method:     get(env, "REQUEST_METHOD"),
 		RequestURI: RequestTarget(env),
-		Proto:      env["SERVER_PROTOCOL"],
+		Proto:      get(env, "SERVER_PROTOCOL"),
 		Status:     res.Status,
 		BodyBytes:  res.BodyBytes,
-		Referer:    env["HTTP_REFERER"],
-		UserAgent:  env["HTTP_USER_AGENT"],
+		Referer:    get(env, "HTTP_REFERER"),
+		UserAgent:  get(env, "HTTP_USER_AGENT"),
 		Duration:   time.Since(start),
 		Protocol:   protocol,
 		Outcome:    outcome,

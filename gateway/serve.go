@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"runtime/debug"
 
-	"github.com/cgiref/cgiref/environ"
 	"github.com/cgiref/cgiref/headers"
 )
 
@@ -137,9 +136,9 @@ func trimStack(stack []byte, limit int) []byte {
 
 // badRequest answers a request the gateway could not build: 400, a short
 // plain-text body, and the reason on the error stream. The app is not called.
-func (h *Handler) badRequest(out *output, errs io.Writer, env environ.Environ, reason error) error {
+func (h *Handler) badRequest(out *output, errs io.Writer, reason error) error {
 	fmt.Fprintf(errs, "gateway: bad request: %v\n", reason)
-	err := h.plainAnswer(out, env["REQUEST_METHOD"] == http.MethodHead, http.StatusBadRequest, "400 Bad Request\n")
+	err := h.plainAnswer(out, h.variable("REQUEST_METHOD") == http.MethodHead, http.StatusBadRequest, "400 Bad Request\n")
 	if err != nil && !IsClientGone(err) {
 		fmt.Fprintf(errs, "gateway: writing the 400 answer: %v\n", err)
 	}

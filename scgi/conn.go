@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cgiref/cgiref/environ"
 	"github.com/cgiref/cgiref/gateway"
 	"github.com/cgiref/cgiref/internal/logline"
 	"github.com/cgiref/cgiref/internal/server"
@@ -45,8 +46,8 @@ type conn struct {
 	watchOnce sync.Once
 	watchDone chan struct{} // closed when the watcher has returned; nil: none
 
-	errLog logline.Writer    // the application's error output (gateway.Errors)
-	errEnv map[string]string // the request's environ, for errLog's attributes
+	errLog logline.Writer // the application's error output (gateway.Errors)
+	pairs  environ.Pairs  // the request's environ, as sent
 
 	// The request's streams and gateway, kept here so that a connection
 	// costs one allocation for all of them.
@@ -150,12 +151,14 @@ func (c *conn) run(req request) {
 		bw.Reset(nil)
 		writerPool.Put(bw)
 	}()
+	c.pairs = req.pairs
+	env := &c.pairs
 	c.body = body{c: c, n: req.contentLength}
 	body := &c.body
 	if body.n == 0 {
 		c.watch()
 	}
-	if p := c.srv.PingPath; p != "" && gateway.RequestPath(req.env) == p {
+	if p := c.srv.PingPath; p != "" && gateway.RequestPath(env) == p {
 		c.srv.counters.Ping()
 		out.Write(pong)
 		out.Flush()
@@ -164,11 +167,11 @@ func (c *conn) run(req request) {
 	}
 	c.srv.counters.RequestStarted()
 	if d := c.srv.SlowRequest; d > 0 {
-		defer stats.WatchSlow(ctx, c.srv.logger(), d, req.env["REQUEST_METHOD"], gateway.RequestTarget(req.env), &c.srv.counters)()
+		defer stats.WatchSlow(ctx, c.srv.logger(), d, c.pairs.Get("REQUEST_METHOD"), gateway.RequestTarget(env), &c.srv.counters)()
 	}
 	errs := c.errorStream(req)
 	// As gateway.NewBaseCGI, without an allocation of its own.
-	c.gw = gateway.Handler{Stdin: body, Stdout: out, Stderr: errs, Environ: req.env, Multithread: true}
+	c.gw = gateway.Handler{Stdin: body, Stdout: out, Stderr: errs, Pairs: req.pairs, Multithread: true}
 	h := &c.gw
 	h.Context, h.ScopedContext = ctx, true
 	h.SpoolMemory = c.srv.SpoolMemory
@@ -185,11 +188,11 @@ func (c *conn) run(req request) {
 	c.srv.counters.BytesIn(req.headerLen + req.contentLength - body.n)
 	c.srv.counters.BytesOut(out.written)
 	if c.srv.AccessLog != nil {
-		defer func() { c.srv.AccessLog(gateway.NewAccessRecord(req.env, res, start, "scgi", outcome.String())) }()
+		defer func() { c.srv.AccessLog(gateway.NewAccessRecord(env, res, start, "scgi", outcome.String())) }()
 	}
 	if err != nil {
 		if !gateway.IsClientGone(err) && !errors.Is(err, http.ErrAbortHandler) {
-			c.srv.logger().Warn("scgi: answer cut short: resetting the connection", "remote", c.remote(), "uri", req.env["REQUEST_URI"], "err", err)
+			c.srv.logger().Warn("scgi: answer cut short: resetting the connection", "remote", c.remote(), "uri", c.pairs.Get("REQUEST_URI"), "err", err)
 		}
 		c.reset()
 		return
@@ -222,7 +225,6 @@ func (c *conn) errorStream(req request) io.Writer {
 	if c.srv.Errors == gateway.ErrorsDiscard {
 		return io.Discard
 	}
-	c.errEnv = req.env
 	c.errLog.Init(c.srv.logger(), "scgi: application error output", c)
 	return &c.errLog
 }
@@ -230,7 +232,7 @@ func (c *conn) errorStream(req request) io.Writer {
 // LogAttrs gives the attributes of the application's error output, when
 // its first line is logged (logline.AttrSource).
 func (c *conn) LogAttrs() []any {
-	return []any{"remote", c.remote(), "method", c.errEnv["REQUEST_METHOD"], "uri", c.errEnv["REQUEST_URI"]}
+	return []any{"remote", c.remote(), "method", c.pairs.Get("REQUEST_METHOD"), "uri", c.pairs.Get("REQUEST_URI")}
 }
 
 // reset closes the connection so that the web server sees an error, not

@@ -57,17 +57,17 @@ func FuzzParseHeader(f *testing.F) {
 		if !bytes.Equal(body, data[colon+1+size+1:]) {
 			t.Fatalf("body %q, want %q", body, data[colon+1+size+1:])
 		}
-		if req.env["SCGI"] != "1" {
-			t.Fatalf("SCGI = %q", req.env["SCGI"])
+		if req.pairs.Environ()["SCGI"] != "1" {
+			t.Fatalf("SCGI = %q", req.pairs.Environ()["SCGI"])
 		}
-		cl, err := strconv.ParseInt(req.env["CONTENT_LENGTH"], 10, 64)
+		cl, err := strconv.ParseInt(req.pairs.Environ()["CONTENT_LENGTH"], 10, 64)
 		if err != nil || cl != req.contentLength {
-			t.Fatalf("CONTENT_LENGTH %q, contentLength %d", req.env["CONTENT_LENGTH"], req.contentLength)
+			t.Fatalf("CONTENT_LENGTH %q, contentLength %d", req.pairs.Environ()["CONTENT_LENGTH"], req.contentLength)
 		}
 		// Encoding the pairs again gives a block of the same size, and every
 		// pair is in it.
 		n := 0
-		for k, v := range req.env {
+		for k, v := range req.pairs.Environ() {
 			n += len(k) + len(v) + 2
 			if !bytes.Contains(data, []byte("\x00"+k+"\x00"+v+"\x00")) &&
 				!bytes.HasPrefix(data[colon+1:], []byte(k+"\x00"+v+"\x00")) {

@@ -46,7 +46,8 @@ var (
 
 // request is a parsed SCGI header block.
 type request struct {
-	env           environ.Environ
+	pairs environ.Pairs // in the order sent; no name repeats but an HTTP_* field's
+
 	contentLength int64
 	headerLen     int64 // bytes of the header netstring
 }
@@ -129,8 +130,8 @@ func readHeader(br *bufio.Reader, limit int) (request, error) {
 // parseBlock parses the header block: NUL-terminated names and values, the
 // first pair CONTENT_LENGTH, an SCGI pair of value 1 somewhere. A repeated
 // HTTP_* name (nginx before 1.23 sends a repeated request field so) is one
-// variable with its values joined (environ.Environ.Add); any other name twice
-// is malformed.
+// variable with its values joined (environ.Pairs); any other name twice is
+// malformed.
 func parseBlock(s string) (request, error) {
 	if s == "" {
 		return request{}, errNoLength
@@ -138,7 +139,7 @@ func parseBlock(s string) (request, error) {
 	if s[len(s)-1] != 0 {
 		return request{}, errNoTrailingNUL
 	}
-	req := request{env: make(environ.Environ, strings.Count(s, "\x00")/2)}
+	req := request{pairs: make(environ.Pairs, 0, strings.Count(s, "\x00")/2)}
 	for first := true; s != ""; first = false {
 		i := strings.IndexByte(s, 0)
 		name := s[:i]
@@ -162,17 +163,59 @@ func parseBlock(s string) (request, error) {
 			}
 			req.contentLength = cl
 		}
-		if req.env.Add(name, value) != nil {
-			return request{}, errRepeatedName
-		}
+		req.pairs = append(req.pairs, environ.Pair{Name: name, Value: value})
 	}
-	switch v, ok := req.env["SCGI"]; {
+	if repeated(req.pairs) {
+		return request{}, errRepeatedName
+	}
+	switch v, ok := req.pairs.Lookup("SCGI"); {
 	case !ok:
 		return request{}, errNoSCGI
 	case v != "1":
 		return request{}, errBadSCGIVersion
 	}
 	return req, nil
+}
+
+// repeated reports whether a name other than a joinable HTTP_* field
+// (environ.Environ.Add) occurs twice in p. A bit per name's hash finds the
+// names seen for the first time without comparing; past a few dozen pairs a
+// map keeps the check linear.
+func repeated(p environ.Pairs) bool {
+	if len(p) > 64 {
+		seen := make(map[string]struct{}, len(p))
+		for _, v := range p {
+			if _, ok := seen[v.Name]; ok && !joinable(v.Name) {
+				return true
+			}
+			seen[v.Name] = struct{}{}
+		}
+		return false
+	}
+	var bits [4]uint64
+	for i, v := range p {
+		name := v.Name
+		h := (uint(len(name))*131 + uint(name[len(name)-1])*31 + uint(name[len(name)/2])) & 255
+		if bits[h/64]&(1<<(h%64)) == 0 {
+			bits[h/64] |= 1 << (h % 64)
+			continue
+		}
+		if joinable(name) {
+			continue // joined even when it repeats
+		}
+		for _, w := range p[:i] {
+			if w.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// joinable reports whether a repeated name is one request field whose
+// values are joined: an HTTP_* name other than HTTP_HOST.
+func joinable(name string) bool {
+	return strings.HasPrefix(name, "HTTP_") && name != "HTTP_HOST"
 }
 
 // parseContentLength parses a non-empty string of ASCII digits (leading

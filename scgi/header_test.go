@@ -140,8 +140,8 @@ func TestReadHeader(t *testing.T) {
 			case err != nil:
 				t.Fatalf("unexpected error %v", err)
 			}
-			if !maps.Equal(req.env, tt.env) {
-				t.Errorf("env = %q, want %q", req.env, tt.env)
+			if !maps.Equal(req.pairs.Environ(), tt.env) {
+				t.Errorf("env = %q, want %q", req.pairs.Environ(), tt.env)
 			}
 			if req.contentLength != tt.length {
 				t.Errorf("contentLength = %d, want %d", req.contentLength, tt.length)
@@ -193,7 +193,7 @@ func TestRecordings(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got := strings.ToLower(req.env["REQUEST_METHOD"]); got != method {
+				if got := strings.ToLower(req.pairs.Environ()["REQUEST_METHOD"]); got != method {
 					t.Errorf("REQUEST_METHOD = %q, want %q", got, method)
 				}
 				body, _ := io.ReadAll(br)
@@ -214,6 +214,51 @@ func TestMaxDigits(t *testing.T) {
 	} {
 		if got := maxDigits(tt.limit); got != tt.want {
 			t.Errorf("maxDigits(%d) = %d, want %d", tt.limit, got, tt.want)
+		}
+	}
+}
+
+// TestRepeated checks the repeat rule on both of its paths, the hashed bits
+// (up to 64 pairs) and the map past them, and on names whose bits collide.
+func TestRepeated(t *testing.T) {
+	many := func(extra ...string) environ.Pairs {
+		var p environ.Pairs
+		for i := range 70 {
+			p = append(p, environ.Pair{Name: fmt.Sprintf("V_%d", i)})
+		}
+		for _, name := range extra {
+			p = append(p, environ.Pair{Name: name})
+		}
+		return p
+	}
+	few := func(names ...string) environ.Pairs {
+		var p environ.Pairs
+		for _, name := range names {
+			p = append(p, environ.Pair{Name: name})
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		p    environ.Pairs
+		want bool
+	}{
+		{"none", nil, false},
+		{"distinct", few("CONTENT_LENGTH", "SCGI", "REQUEST_METHOD", "HTTP_HOST"), false},
+		{"meta-variable twice", few("A", "B", "A"), true},
+		{"field twice: joined", few("HTTP_COOKIE", "SCGI", "HTTP_COOKIE"), false},
+		{"HTTP_HOST twice", few("HTTP_HOST", "HTTP_HOST"), true},
+		// same length, last and middle byte: the same bit, different names
+		{"colliding bits, distinct names", few("AXB", "CXB", "DXB"), false},
+		{"colliding bits, then a repeat", few("AXB", "CXB", "AXB"), true},
+		{"many distinct", many(), false},
+		{"many, one repeat", many("V_3"), true},
+		{"many, a field twice", many("HTTP_X", "HTTP_X"), false},
+		{"many, HTTP_HOST twice", many("HTTP_HOST", "HTTP_HOST"), true},
+	}
+	for _, tt := range tests {
+		if got := repeated(tt.p); got != tt.want {
+			t.Errorf("%s: repeated = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
