@@ -56,8 +56,8 @@ type conn struct {
 
 	wmu       sync.Mutex
 	werr      error
-	scratch   []byte // records built under wmu
-	wdeadline bool   // the connection has a write deadline set; under wmu
+	scratch   []byte    // records built under wmu
+	wdeadline time.Time // the connection's write deadline; under wmu
 
 	wg sync.WaitGroup // handlers running, and a background read
 
@@ -69,7 +69,14 @@ type conn struct {
 	bgTaken  bool           // under mu: the background read took the read loop over
 	bgRead   bool           // under mu: the background read is reading
 	bgBack   sync.WaitGroup // the background read has decided
+	bgTimer  *time.Timer    // starts the background read once an inline handler has run for bgDelay
 }
+
+// bgDelay is how long a request run on the read loop's goroutine runs
+// before a background read watches its connection (runInline): most
+// handlers are done long before, and spare the goroutine, its wake-up and
+// its read; a web server's abort or close is acted on at most this late.
+const bgDelay = time.Millisecond
 
 // errHandedOff ends a read loop whose connection another goroutine now
 // reads (see runInline); that goroutine ends the connection's reads.
@@ -95,7 +102,7 @@ func newConn(s *Server, rwc net.Conn, ctx context.Context) *conn {
 		c.inlineOK = true
 	}
 	if d := s.readHeaderTimeout(); d > 0 {
-		c.headerBy = c.accepted.Add(d) // the first request must begin by then
+		c.headerBy = server.Deadline(c.accepted, d) // the first request must begin by then
 	}
 	return c
 }
@@ -163,8 +170,13 @@ func isTimeout(err error) bool {
 
 func (c *conn) readLoop() error {
 	for {
-		if err := c.setReadDeadline(); err != nil {
-			return err
+		// A record already in the buffer reads no socket: its deadline
+		// does not matter (the web server sends a request's records
+		// together).
+		if !c.rr.whole() {
+			if err := c.setReadDeadline(); err != nil {
+				return err
+			}
 		}
 		rec, err := c.rr.next()
 		if err != nil {
@@ -220,22 +232,18 @@ func (c *conn) canInline(req *request) bool {
 // runInline runs req's handler on the read loop's goroutine, which spares
 // a goroutine, its stack growth and a hand-off per request, and, since the
 // web server sends nothing until it has the answer, a read that would find
-// nothing. Meanwhile a background read (backgroundRead) watches the
-// connection, as net/http's does, so that ABORT_REQUEST, a multiplexed
-// request or the web server's close are acted on at once: as soon as it
-// gets anything, it takes the read loop over, and runInline returns true
-// once the handler is done; this goroutine then only waits for the others.
-// Otherwise, once the handler has returned and before the request's end
-// goes out (after which the web server may send the next request), the
-// background read is stopped (when it has begun to read, by a read
-// deadline in the past) and the read loop goes on here.
+// nothing. A handler that runs longer than bgDelay gets a background read
+// (backgroundRead) that watches the connection, as net/http's does, so
+// that ABORT_REQUEST, a multiplexed request or the web server's close are
+// acted on: as soon as it gets anything, it takes the read loop over, and
+// runInline returns true once the handler is done; this goroutine then
+// only waits for the others. Otherwise, once the handler has returned and
+// before the request's end goes out (after which the web server may send
+// the next request), the background read is stopped (when it has begun to
+// read, by a read deadline in the past) or never starts, and the read loop
+// goes on here.
 func (c *conn) runInline(req *request) (handedOff bool) {
 	c.rr.release() // the background read must find only new bytes
-	if err := c.setReadDeadline(); err != nil {
-		req.inline = false
-		go req.run()
-		return false
-	}
 	c.mu.Lock()
 	c.bgGen++
 	req.inlineGen = c.bgGen
@@ -243,7 +251,11 @@ func (c *conn) runInline(req *request) (handedOff bool) {
 	c.mu.Unlock()
 	c.bgBack.Add(1)
 	c.wg.Add(1)
-	go c.backgroundRead()
+	if c.bgTimer == nil {
+		c.bgTimer = time.AfterFunc(bgDelay, c.backgroundRead)
+	} else {
+		c.bgTimer.Reset(bgDelay)
+	}
 	req.run() // calls stopBackgroundRead before it ends the request
 	return req.handedOff
 }
@@ -262,6 +274,12 @@ func (c *conn) stopBackgroundRead(gen uint64) (handedOff bool) {
 		c.rwc.SetReadDeadline(aLongTimeAgo)
 	}
 	c.mu.Unlock()
+	if c.bgTimer.Stop() {
+		// It never started: the usual case.
+		c.bgBack.Done()
+		c.wg.Done()
+		return false
+	}
 	c.bgBack.Wait()
 	if c.br.Buffered() > 0 {
 		c.drained.Store(false) // bytes came after the input's end
@@ -278,15 +296,17 @@ func (c *conn) backgroundRead() {
 	defer c.wg.Done()
 	c.mu.Lock()
 	if c.bgStop {
-		// The handler was done before this goroutine ran (the usual
-		// case under load): nothing was read.
+		// The handler was done as the timer fired: nothing was read.
 		c.mu.Unlock()
 		c.bgBack.Done()
 		return
 	}
 	c.bgRead = true
+	err := c.setReadDeadlineLocked() // none while the request runs
 	c.mu.Unlock()
-	_, err := c.br.Peek(1)
+	if err == nil {
+		_, err = c.br.Peek(1)
+	}
 	c.mu.Lock()
 	stop := c.bgStop
 	c.bgTaken = !stop
@@ -314,8 +334,10 @@ func (c *conn) setReadDeadline() error {
 // earliest of: the PARAMS deadline of a request still receiving them (or,
 // before the first request, the connection's), IdleTimeout from now when
 // no request is in flight, and ReadTimeout from now while a request waits
-// for input. The read loop calls it before each record, and a request's
-// end when it leaves the connection idle.
+// for input. The read loop calls it before each record that is not wholly
+// buffered, and a request's end when it leaves the connection idle.
+// Deadlines are coarse (server.Deadline), so that the connection's timer is
+// seldom reset.
 func (c *conn) setReadDeadlineLocked() error {
 	if c.lingering.Load() {
 		return nil // lingerCloseLocked set the last deadline
@@ -325,7 +347,7 @@ func (c *conn) setReadDeadlineLocked() error {
 		if d <= 0 {
 			return
 		}
-		if u := time.Now().Add(d); t.IsZero() || u.Before(t) {
+		if u := server.Deadline(time.Now(), d); t.IsZero() || u.Before(t) {
 			t = u
 		}
 	}
@@ -503,13 +525,13 @@ func (c *conn) writeLocked(b []byte, deadline time.Time) error {
 		return c.werr
 	}
 	if d := c.srv.writeTimeout(); d > 0 {
-		if t := time.Now().Add(d); deadline.IsZero() || t.Before(deadline) {
+		if t := server.Deadline(time.Now(), d); deadline.IsZero() || t.Before(deadline) {
 			deadline = t
 		}
 	}
-	if !deadline.IsZero() || c.wdeadline {
+	if !deadline.Equal(c.wdeadline) {
 		c.rwc.SetWriteDeadline(deadline)
-		c.wdeadline = !deadline.IsZero()
+		c.wdeadline = deadline
 	}
 	c.srv.counters.BytesOut(int64(len(b)))
 	if _, err := c.rwc.Write(b); err != nil {

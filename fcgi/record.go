@@ -119,6 +119,24 @@ func (rr *recordReader) release() {
 	}
 }
 
+// whole reports whether the record after the current one is wholly in the
+// buffer, so that next reads no socket.
+func (rr *recordReader) whole() bool {
+	if rr.br == nil {
+		return false
+	}
+	n := rr.br.Buffered() - rr.discard
+	if n < headerLen {
+		return false
+	}
+	b, err := rr.br.Peek(rr.discard + headerLen)
+	if err != nil {
+		return false
+	}
+	h := b[rr.discard:]
+	return n >= headerLen+int(binary.BigEndian.Uint16(h[4:6]))+int(h[6])
+}
+
 // next reads one record; the previous record's content is no longer valid.
 // At a clean end of stream between records it returns io.EOF; a record cut
 // short or of the wrong version gives an error wrapping errMalformed.

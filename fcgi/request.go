@@ -14,6 +14,7 @@ import (
 	"github.com/cgiref/cgiref/environ"
 	"github.com/cgiref/cgiref/gateway"
 	"github.com/cgiref/cgiref/internal/logline"
+	"github.com/cgiref/cgiref/internal/server"
 	"github.com/cgiref/cgiref/internal/spool"
 	"github.com/cgiref/cgiref/internal/stats"
 )
@@ -163,7 +164,7 @@ func (c *conn) begin(rec record) error {
 	req.paramsp = paramsPool.Get().(*[]byte)
 	c.mu.Lock()
 	if d := c.srv.readHeaderTimeout(); d > 0 {
-		req.headerBy = time.Now().Add(d)
+		req.headerBy = server.Deadline(time.Now(), d)
 	}
 	c.reqs[rec.id] = req
 	c.begun = true
@@ -542,7 +543,10 @@ func (req *request) endInline() {
 func (req *request) run() {
 	c := req.c
 	defer c.wg.Done()
-	start := time.Now()
+	var start time.Time
+	if c.srv.AccessLog != nil {
+		start = time.Now()
+	}
 	env := req.vars()
 	if req.admitted = c.srv.admit(req.ctx); !req.admitted {
 		c.srv.counters.Refused(stats.Overloaded)
