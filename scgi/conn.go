@@ -43,8 +43,9 @@ type conn struct {
 
 	gone      atomic.Bool // the web server broke the connection mid-request
 	cancel    context.CancelCauseFunc
-	watchOnce sync.Once
-	watchDone chan struct{} // closed when the watcher has returned; nil: none
+	watchOnce  sync.Once
+	watchDone  chan struct{} // closed when the watcher has returned; nil: none
+	watchTimer *time.Timer   // starts the watcher of a bodiless request after watchDelay
 
 	errLog logline.Writer // the application's error output (gateway.Errors)
 	pairs  environ.Pairs  // the request's environ, as sent
@@ -83,7 +84,7 @@ func (c *conn) Serve() {
 	if !c.start() {
 		return
 	}
-	c.rwc.SetReadDeadline(time.Time{})
+	// The header's read deadline stays: every later read sets its own.
 	c.run(req)
 	c.br.Reset(nil)
 	readerPool.Put(c.br)
@@ -156,7 +157,7 @@ func (c *conn) run(req request) {
 	c.body = body{c: c, n: req.contentLength}
 	body := &c.body
 	if body.n == 0 {
-		c.watch()
+		c.watchTimer = time.AfterFunc(watchDelay, c.watch)
 	}
 	if p := c.srv.PingPath; p != "" && gateway.RequestPath(env) == p {
 		c.srv.counters.Ping()
@@ -240,12 +241,28 @@ func (c *conn) LogAttrs() []any {
 // server sees the answer end, and only a declared Content-Length shows it
 // cut.
 func (c *conn) reset() {
+	c.stopWatchTimer()
 	if tc, ok := c.rwc.(*net.TCPConn); ok {
 		tc.SetLinger(0)
 	}
 	c.Close()
 	if c.watchDone != nil {
 		<-c.watchDone // it reads from c.br, which goes back to its pool
+	}
+}
+
+// watchDelay is how long a bodiless request runs before the watcher starts
+// (watch): most answers are out before, and spare the goroutine and its
+// read; a web server that breaks the connection of a request still running
+// is noticed at most this late.
+const watchDelay = time.Millisecond
+
+// stopWatchTimer stops the timer that starts the watcher; when it has fired,
+// it waits until watch has set the watcher up, so that watchDone may be
+// read.
+func (c *conn) stopWatchTimer() {
+	if c.watchTimer != nil && !c.watchTimer.Stop() {
+		c.watchOnce.Do(func() {}) // returns once the timer's call of watch has
 	}
 }
 
@@ -276,11 +293,18 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// finish closes the connection without losing the answer: the rest of an
-// unread body is read, the write side is shut, and the connection is closed
-// when the web server has closed its side; all within lingerTimeout. A body
-// read to its end has started the watcher, which reads until that close.
+// finish closes the connection without losing the answer. When the body
+// was read to its end, no watcher runs and nothing more has arrived
+// (server.PendingInput), a plain close (Serve's) cannot turn into a reset:
+// the usual case. Otherwise the rest of an unread body is read, the write
+// side is shut, and the connection is closed when the web server has closed
+// its side; all within lingerTimeout. A body read to its end has started
+// the watcher, which reads until that close.
 func (c *conn) finish(b *body) {
+	c.stopWatchTimer()
+	if c.watchDone == nil && b.n == 0 && !server.PendingInput(c.rwc) {
+		return
+	}
 	c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
 	if b.n > 0 && b.err == nil {
 		io.Copy(io.Discard, b)
