@@ -41,8 +41,8 @@ type conn struct {
 	active bool // the header is in: Shutdown lets the request finish
 	closed bool // Close was called
 
-	gone      atomic.Bool // the web server broke the connection mid-request
-	cancel    context.CancelCauseFunc
+	gone       atomic.Bool // the web server broke the connection mid-request
+	cancel     context.CancelCauseFunc
 	watchOnce  sync.Once
 	watchDone  chan struct{} // closed when the watcher has returned; nil: none
 	watchTimer *time.Timer   // starts the watcher of a bodiless request after watchDelay
