@@ -77,6 +77,9 @@ type Server struct {
 	done       chan struct{} // closed when Shutdown or Close begins
 	inShutdown atomic.Bool
 
+	work        chan func()  // hands a connection to an idle worker (goServe)
+	idleWorkers atomic.Int32 // workers waiting on work
+
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
 	conns      map[Conn]struct{}
@@ -89,6 +92,7 @@ func (s *Server) init() {
 			s.slots = make(chan struct{}, s.MaxConns)
 		}
 		s.done = make(chan struct{})
+		s.work = make(chan func())
 	})
 }
 
@@ -253,7 +257,7 @@ func (s *Server) serveConn(ctx context.Context, rwc net.Conn) {
 		s.Counters.ConnOpened()
 	}
 	s.SetState(rwc, http.StateNew)
-	go func() {
+	s.goServe(func() {
 		defer s.releaseSlot()
 		defer s.trackConn(c, false)
 		c.Serve()
@@ -261,7 +265,43 @@ func (s *Server) serveConn(ctx context.Context, rwc net.Conn) {
 		if s.Counters != nil {
 			s.Counters.ConnClosed()
 		}
-	}()
+	})
+}
+
+// maxIdleWorkers bounds the goroutines that wait for a new connection
+// once theirs has ended (goServe).
+const maxIdleWorkers = 64
+
+// goServe runs serve in a goroutine: an idle worker's, or a new one. A
+// worker's stack has already grown to what serving a connection takes; a
+// new goroutine starts small and grows (copying its stack) on every
+// connection, which costs a connection-per-request protocol (SCGI, FastCGI
+// without keep-alive) several per cent of its CPU.
+func (s *Server) goServe(serve func()) {
+	select {
+	case s.work <- serve:
+	default:
+		go s.worker(serve)
+	}
+}
+
+// worker runs serve, then the connections goServe hands it, until the
+// server shuts down or maxIdleWorkers others already wait.
+func (s *Server) worker(serve func()) {
+	for {
+		serve()
+		if s.idleWorkers.Add(1) > maxIdleWorkers {
+			s.idleWorkers.Add(-1)
+			return
+		}
+		select {
+		case serve = <-s.work:
+			s.idleWorkers.Add(-1)
+		case <-s.done:
+			s.idleWorkers.Add(-1)
+			return
+		}
+	}
 }
 
 // SetState reports a connection's new state to ConnState.
