@@ -62,21 +62,27 @@ type conn struct {
 	wg sync.WaitGroup // handlers running, and a background read
 
 	// Running a request on the read loop's goroutine (runInline).
-	inline   *request       // set by request.start: run it once its record is handled; read loop only
-	inlineOK bool           // read deadlines can stop a pending read of rwc
-	bgGen    uint64         // under mu: runInline's count; a round's state is valid while it is current
-	bgStop   bool           // under mu: the inline handler returned; the background read hands back
-	bgTaken  bool           // under mu: the background read took the read loop over
-	bgRead   bool           // under mu: the background read is reading
-	bgBack   sync.WaitGroup // the background read has decided
-	bgTimer  *time.Timer    // starts the background read once an inline handler has run for bgDelay
+	inline    *request       // set by request.start: run it once its record is handled; read loop only
+	inlineOK  bool           // read deadlines can stop a pending read of rwc
+	bgGen     uint64         // under mu: runInline's count; a round's state is valid while it is current
+	bgStop    bool           // under mu: the inline handler returned; the background read hands back
+	bgTaken   bool           // under mu: the background read took the read loop over
+	bgRead    bool           // under mu: the background read is reading
+	bgBack    sync.WaitGroup // the background read has decided
+	bgStarted bool           // under mu: a background read was started for the current round
+	running   bool           // under mu: a request runs on the read loop's goroutine
+	watch     *time.Timer    // under mu: calls watchInline every inlineTick while armed
+	armed     bool           // under mu: watch is set
+	seenGen   uint64         // under mu: the round watchInline saw last
 }
 
-// bgDelay is how long a request run on the read loop's goroutine runs
-// before a background read watches its connection (runInline): most
-// handlers are done long before, and spare the goroutine, its wake-up and
-// its read; a web server's abort or close is acted on at most this late.
-const bgDelay = time.Millisecond
+// inlineTick is the period at which a connection whose requests run on its
+// read loop's goroutine checks for one that has run through a whole tick
+// (watchInline): that one gets a background read, so that the web server's
+// abort or close is acted on within one to two ticks. Most handlers are
+// done long before, and a busy connection costs one timer call per tick,
+// not per request.
+const inlineTick = 5 * time.Millisecond
 
 // errHandedOff ends a read loop whose connection another goroutine now
 // reads (see runInline); that goroutine ends the connection's reads.
@@ -130,6 +136,7 @@ func (c *conn) Serve() {
 		c.endReads(err)
 	}
 	c.wg.Wait()
+	c.stopInlineWatch()
 	c.rr.release()
 	c.br.Reset(nil)
 	bufReaderPool.Put(c.br)
@@ -232,41 +239,81 @@ func (c *conn) canInline(req *request) bool {
 // runInline runs req's handler on the read loop's goroutine, which spares
 // a goroutine, its stack growth and a hand-off per request, and, since the
 // web server sends nothing until it has the answer, a read that would find
-// nothing. A handler that runs longer than bgDelay gets a background read
-// (backgroundRead) that watches the connection, as net/http's does, so
+// nothing. A handler that runs through a whole inlineTick gets a background
+// read (backgroundRead) that watches the connection, as net/http's does, so
 // that ABORT_REQUEST, a multiplexed request or the web server's close are
 // acted on: as soon as it gets anything, it takes the read loop over, and
 // runInline returns true once the handler is done; this goroutine then
 // only waits for the others. Otherwise, once the handler has returned and
 // before the request's end goes out (after which the web server may send
 // the next request), the background read is stopped (when it has begun to
-// read, by a read deadline in the past) or never starts, and the read loop
-// goes on here.
+// read, by a read deadline in the past), and the read loop goes on here.
 func (c *conn) runInline(req *request) (handedOff bool) {
 	c.rr.release() // the background read must find only new bytes
 	c.mu.Lock()
 	c.bgGen++
 	req.inlineGen = c.bgGen
-	c.bgStop, c.bgTaken, c.bgRead = false, false, false
-	c.mu.Unlock()
-	c.bgBack.Add(1)
-	c.wg.Add(1)
-	if c.bgTimer == nil {
-		c.bgTimer = time.AfterFunc(bgDelay, c.backgroundRead)
-	} else {
-		c.bgTimer.Reset(bgDelay)
+	c.bgStop, c.bgTaken, c.bgRead, c.bgStarted = false, false, false, false
+	c.running = true
+	if !c.armed {
+		c.armed = true
+		if c.watch == nil {
+			c.watch = time.AfterFunc(inlineTick, c.watchInline)
+		} else {
+			c.watch.Reset(inlineTick)
+		}
 	}
+	c.mu.Unlock()
 	req.run() // calls stopBackgroundRead before it ends the request
 	return req.handedOff
 }
 
-// stopBackgroundRead ends the background read of an inline request's
-// round gen, unless it took the read loop over (true).
+// watchInline runs every inlineTick while requests run on the read loop's
+// goroutine: it starts the background read of one that has run since the
+// last tick, and disarms once a tick has passed without any.
+func (c *conn) watchInline() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		c.armed = false
+		return
+	case c.running && c.seenGen == c.bgGen && !c.bgStarted:
+		c.bgStarted = true
+		c.bgBack.Add(1)
+		c.wg.Add(1)
+		go c.backgroundRead()
+	case !c.running && c.seenGen == c.bgGen:
+		c.armed = false // idle for a tick
+		return
+	}
+	c.seenGen = c.bgGen
+	c.watch.Reset(inlineTick)
+}
+
+// stopInlineWatch stops watchInline for good, once the connection is done.
+func (c *conn) stopInlineWatch() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.watch != nil {
+		c.watch.Stop()
+	}
+	c.armed = false
+}
+
+// stopBackgroundRead ends the inline request of round gen: its background
+// read, if one started, is stopped, unless it took the read loop over
+// (true).
 func (c *conn) stopBackgroundRead(gen uint64) (handedOff bool) {
 	c.mu.Lock()
 	if c.bgTaken || c.bgGen != gen {
 		c.mu.Unlock()
 		return true
+	}
+	c.running = false
+	if !c.bgStarted {
+		c.mu.Unlock()
+		return false // the usual case: the handler was quick
 	}
 	c.bgStop = true
 	if c.bgRead {
@@ -274,12 +321,6 @@ func (c *conn) stopBackgroundRead(gen uint64) (handedOff bool) {
 		c.rwc.SetReadDeadline(aLongTimeAgo)
 	}
 	c.mu.Unlock()
-	if c.bgTimer.Stop() {
-		// It never started: the usual case.
-		c.bgBack.Done()
-		c.wg.Done()
-		return false
-	}
 	c.bgBack.Wait()
 	if c.br.Buffered() > 0 {
 		c.drained.Store(false) // bytes came after the input's end
@@ -296,7 +337,8 @@ func (c *conn) backgroundRead() {
 	defer c.wg.Done()
 	c.mu.Lock()
 	if c.bgStop {
-		// The handler was done as the timer fired: nothing was read.
+		// The handler was done as watchInline started this: nothing
+		// was read.
 		c.mu.Unlock()
 		c.bgBack.Done()
 		return
@@ -310,6 +352,9 @@ func (c *conn) backgroundRead() {
 	c.mu.Lock()
 	stop := c.bgStop
 	c.bgTaken = !stop
+	if c.bgTaken {
+		c.running = false // this goroutine is the read loop now; the handler's goroutine ends
+	}
 	c.mu.Unlock()
 	c.bgBack.Done()
 	if stop {
