@@ -31,7 +31,8 @@ func (w *response) commit(final bool, extra []byte) error {
 		// may still be writing the body: take the rest of it first.
 		w.body.spoolRest()
 	}
-	fields, err := w.fields(final, extra)
+	var store [8]field // a typical answer's fields, on the stack
+	fields, err := w.fields(final, extra, store[:0])
 	if err != nil {
 		w.fail(fmt.Errorf("gateway: %s %s: %w", w.req.Method, w.req.URL.Path, err))
 		return w.failed
@@ -63,10 +64,9 @@ func (w *response) commit(final bool, extra []byte) error {
 	return nil
 }
 
-// fields checks the app's header and returns what to write, sorted, with the
-// automatic Content-Length and Content-Type added.
-func (w *response) fields(final bool, extra []byte) ([]field, error) {
-	fields := w.fieldStore[:0]
+// fields checks the app's header and appends to fields what to write,
+// sorted, with the automatic Content-Length and Content-Type added.
+func (w *response) fields(final bool, extra []byte, fields []field) ([]field, error) {
 	for name, values := range w.header {
 		canon := http.CanonicalHeaderKey(name)
 		if len(values) == 0 {

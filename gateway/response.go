@@ -45,8 +45,6 @@ type response struct {
 	didPanic  bool  // the app panicked
 	errorPage bool  // the error answer went out
 
-	// Storage for commit, so that a typical answer allocates nothing there.
-	fieldStore [8]field
 	autoValues [2]string // the automatic Content-Length and Content-Type
 	isHead     bool
 }

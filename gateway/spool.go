@@ -28,9 +28,8 @@ type reqBody struct {
 	buffered  bool      // src is a BufferedInput: it never blocks the web server
 	unblocked bool      // the answer may go out while the body is unread: full duplex, or all input is in
 
-	cfg     spool.Config
-	spooled bool
-	spool   spool.Buffer
+	cfg   spool.Config
+	spool *spool.Buffer // nil until the rest of the body is spooled
 }
 
 // init prepares b to read the body from src.
@@ -64,14 +63,14 @@ func (b *reqBody) limit(n, max int64) {
 func (b *reqBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.spooled && b.spool.Len() > 0 {
+	if b.spool != nil && b.spool.Len() > 0 {
 		n, err := b.spool.Read(p)
 		if err != nil {
 			b.srcErr = err
 		}
 		return n, err
 	}
-	if b.spooled && b.srcErr == nil {
+	if b.spool != nil && b.srcErr == nil {
 		return 0, io.EOF
 	}
 	return b.readSource(p)
@@ -116,7 +115,7 @@ func (b *reqBody) readSource(p []byte) (int, error) {
 func (b *reqBody) pending() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.src != nil && !b.unblocked && !b.spooled && b.srcErr == nil
+	return b.src != nil && !b.unblocked && b.spool == nil && b.srcErr == nil
 }
 
 // enableFullDuplex lets the answer go out while the body is unread; only a
@@ -136,7 +135,7 @@ func (b *reqBody) enableFullDuplex() bool {
 func (b *reqBody) spoolRest() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.src == nil || b.spooled || b.srcErr != nil {
+	if b.src == nil || b.spool != nil || b.srcErr != nil {
 		return
 	}
 	if b.buffered {
@@ -144,7 +143,7 @@ func (b *reqBody) spoolRest() {
 		b.unblocked = true
 		return
 	}
-	b.spooled = true
+	b.spool = new(spool.Buffer)
 	b.spool.Init(b.cfg)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
@@ -171,7 +170,7 @@ func (b *reqBody) spoolRest() {
 func (b *reqBody) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.spooled {
+	if b.spool == nil {
 		return nil
 	}
 	return b.spool.Close()
