@@ -49,6 +49,14 @@ func (p Pairs) Environ() Environ {
 
 // Lookup returns the value name has in p.Environ(), without building it.
 func (p Pairs) Lookup(name string) (string, bool) {
+	if !strings.HasPrefix(name, "HTTP_") || name == "HTTP_HOST" {
+		for i := len(p) - 1; i >= 0; i-- {
+			if p[i].Name == name {
+				return p[i].Value, true // the last one: an override wins
+			}
+		}
+		return "", false
+	}
 	first, n := -1, 0
 	for i := range p {
 		if p[i].Name == name {
@@ -58,23 +66,16 @@ func (p Pairs) Lookup(name string) (string, bool) {
 			n++
 		}
 	}
-	switch {
-	case n == 0:
+	switch n {
+	case 0:
 		return "", false
-	case n == 1:
+	case 1:
 		return p[first].Value, true
-	}
-	if !strings.HasPrefix(name, "HTTP_") || name == "HTTP_HOST" {
-		for i := len(p) - 1; ; i-- {
-			if p[i].Name == name {
-				return p[i].Value, true // the override wins
-			}
-		}
 	}
 	env := Environ{}
 	for _, v := range p[first:] {
 		if v.Name == name {
-			env.Add(v.Name, v.Value) //nolint:errcheck // an HTTP_* field: joined, never refused
+			_ = env.Add(v.Name, v.Value) // an HTTP_* field: joined, never refused
 		}
 	}
 	return env[name], true
