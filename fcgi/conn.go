@@ -428,8 +428,14 @@ func (c *conn) handle(rec record) error {
 	if rec.typ == typeBeginRequest {
 		return c.begin(rec)
 	}
+	// The request and its state, in one look: only the read loop moves a
+	// request short of stateClosed (see stateOf).
 	c.mu.Lock()
 	req := c.reqs[rec.id]
+	var state reqState
+	if req != nil {
+		state = req.state
+	}
 	c.mu.Unlock()
 	switch {
 	case req == nil:
@@ -440,13 +446,13 @@ func (c *conn) handle(rec record) error {
 	}
 	switch rec.typ {
 	case typeParams:
-		return c.params(req, rec.content)
+		return c.params(req, state, rec.content)
 	case typeStdin:
-		c.stdin(req, rec.content)
+		c.stdin(req, state, rec.content)
 	case typeData:
-		c.data(req, rec.content)
+		c.data(req, state, rec.content)
 	case typeAbortRequest:
-		c.abort(req)
+		c.abort(req, state)
 	default:
 		c.logger().Debug("fcgi: ignoring record", "type", rec.typ, "request", rec.id)
 	}

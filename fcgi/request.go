@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cgiref/cgiref/environ"
@@ -83,11 +84,13 @@ type request struct {
 	role     uint16
 	keepConn bool
 
-	state    reqState  // guarded by c.mu
-	cause    error     // why the request was cancelled; guarded by c.mu
-	headerBy time.Time // its PARAMS must be in by then
-	admitted bool      // it holds a slot under MaxRequests; handler goroutine only
-	received int64     // STDIN bytes received; read loop only
+	state reqState // guarded by c.mu
+	cause error    // why the request was cancelled; guarded by c.mu
+	// cancelled is set once cause is: a write checks it without the lock.
+	cancelled atomic.Bool
+	headerBy  time.Time // its PARAMS must be in by then
+	admitted  bool      // it holds a slot under MaxRequests; handler goroutine only
+	received  int64     // STDIN bytes received; read loop only
 
 	paramsp *[]byte         // PARAMS collected so far; nil once decoded
 	pairs   environ.Pairs   // from PARAMS
@@ -198,9 +201,10 @@ func (c *conn) stateOf(req *request) reqState {
 	return req.state
 }
 
-// params collects PARAMS; their empty record ends them.
-func (c *conn) params(req *request, content []byte) error {
-	if c.stateOf(req) != stateParams {
+// params collects PARAMS; their empty record ends them. state is req's
+// state as the record arrived.
+func (c *conn) params(req *request, state reqState, content []byte) error {
+	if state != stateParams {
 		c.logger().Debug("fcgi: PARAMS after the end of the stream", "request", req.id)
 		return nil
 	}
@@ -253,8 +257,8 @@ func (c *conn) params(req *request, content []byte) error {
 }
 
 // stdin acts on a STDIN record.
-func (c *conn) stdin(req *request, content []byte) {
-	switch c.stateOf(req) {
+func (c *conn) stdin(req *request, state reqState, content []byte) {
+	switch state {
 	case stateAwaitInput:
 		if len(content) > 0 {
 			req.stdin = newInput(c.srv)
@@ -317,8 +321,8 @@ func (c *conn) feed(req *request, content []byte) {
 }
 
 // data acts on a DATA record of a filter.
-func (c *conn) data(req *request, content []byte) {
-	if req.role != roleFilter || c.stateOf(req) != stateRunning {
+func (c *conn) data(req *request, state reqState, content []byte) {
+	if req.role != roleFilter || state != stateRunning {
 		return
 	}
 	if len(content) > 0 {
@@ -333,8 +337,8 @@ func (c *conn) data(req *request, content []byte) {
 
 // abort acts on ABORT_REQUEST: a request whose handler runs is cancelled
 // and ends when its handler returns; one that has not started ends now.
-func (c *conn) abort(req *request) {
-	switch c.stateOf(req) {
+func (c *conn) abort(req *request, state reqState) {
+	switch state {
 	case stateParams, stateAwaitInput:
 		c.closeRequest(req, endAborted, 1)
 	case stateRunning, stateInputDone:
@@ -387,6 +391,7 @@ func (c *conn) cancel(req *request, cause error) {
 		return
 	}
 	req.cause = cause
+	req.cancelled.Store(true)
 	if req.state < stateInputDone {
 		c.waiting--
 		req.state = stateInputDone
@@ -636,6 +641,9 @@ func (req *request) errorStream(env environ.Source) (io.Writer, func()) {
 // writeErr is the error of a write by the handler once the request was
 // cancelled, nil before.
 func (req *request) writeErr() error {
+	if !req.cancelled.Load() {
+		return nil // the usual case, without the lock
+	}
 	c := req.c
 	c.mu.Lock()
 	cause := req.cause
