@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fuzz-long.sh runs every fuzz target (scripts/fuzz-targets.sh) for
 # FUZZ_LONG_TIME each, default 10m: about two hours and ten minutes for the
-# 13 targets of today. It is not part of scripts/test.sh (which fuzzes each
+# 14 targets of today. It is not part of scripts/test.sh (which fuzzes each
 # target for a few seconds); run it before a release or after changing a
 # parser. It stops at the first failure and prints the failing input, which
 # go test keeps under the package's testdata/fuzz/ as a regression case.
