@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fuzz-long.sh runs every fuzz target (scripts/fuzz-targets.sh) for
-# FUZZ_LONG_TIME each, default 10m: about two hours and ten minutes for the
+# FUZZ_LONG_TIME each, default 10m: about two hours and twenty minutes for the
 # 14 targets of today. It is not part of scripts/test.sh (which fuzzes each
 # target for a few seconds); run it before a release or after changing a
 # parser. It stops at the first failure and prints the failing input, which
