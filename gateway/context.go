@@ -30,7 +30,7 @@ type requestInfo struct {
 // environ returns the request's environ, made from its pairs on the first
 // call when the front end gave pairs.
 func (ri *requestInfo) environ() environ.Environ {
-	if ri.env != nil {
+	if ri.env != nil || ri.pairs == nil {
 		return ri.env
 	}
 	ri.once.Do(func() { ri.made = ri.pairs.Environ() })

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"regexp"
 	"slices"
@@ -736,5 +737,19 @@ func TestErrClientGone(t *testing.T) {
 	}
 	if IsClientGone(errors.New("other")) {
 		t.Error("any error counts as a client gone")
+	}
+}
+
+// TestNewContextEnviron: a context from NewContext gives Environ the
+// environ it was given, nil included.
+func TestNewContextEnviron(t *testing.T) {
+	env := environ.Environ{"REQUEST_METHOD": "GET"}
+	for _, e := range []environ.Environ{env, nil} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r = r.WithContext(NewContext(r.Context(), e, nil, Flags{}))
+		got := Environ(r)
+		if (got == nil) != (e == nil) || !maps.Equal(got, e) {
+			t.Errorf("Environ(r) = %v, want %v", got, e)
+		}
 	}
 }
