@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"sync"
 	"testing"
 	"text/template"
 	"time"
@@ -206,14 +207,35 @@ func chownTree(t *testing.T, dir string, u *user.User) {
 	mustDo(t, err)
 }
 
+// givenPorts are the ports freePort has handed out in this test process:
+// the kernel may offer a port again as soon as its listener is closed, and
+// two peers of one test were once given the same one.
+var givenPorts struct {
+	sync.Mutex
+	m map[int]bool
+}
+
 // freePort returns a TCP port on 127.0.0.1 that nothing listened on a
-// moment ago.
+// moment ago and that no other caller in this process was given.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	mustDo(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	givenPorts.Lock()
+	defer givenPorts.Unlock()
+	if givenPorts.m == nil {
+		givenPorts.m = make(map[int]bool)
+	}
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		mustDo(t, err)
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !givenPorts.m[port] {
+			givenPorts.m[port] = true
+			return port
+		}
+	}
+	t.Fatal("no free port that was not handed out already")
+	return 0
 }
 
 func mustDo(t *testing.T, err error) {
