@@ -62,6 +62,7 @@ type conn struct {
 	wg sync.WaitGroup // handlers running, and a background read
 
 	// Running a request on the read loop's goroutine (runInline).
+	bytesIn   int64          // bytes of records read, not yet counted; read loop only
 	inline    *request       // set by request.start: run it once its record is handled; read loop only
 	inlineOK  bool           // read deadlines can stop a pending read of rwc
 	bgGen     uint64         // under mu: runInline's count; a round's state is valid while it is current
@@ -175,12 +176,23 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// readLoop reads and handles records until the connection ends or another
+// goroutine takes the read loop over (errHandedOff).
 func (c *conn) readLoop() error {
+	err := c.readRecords()
+	if err != errHandedOff {
+		c.flushBytesIn() // else the new read loop counts them
+	}
+	return err
+}
+
+func (c *conn) readRecords() error {
 	for {
 		// A record already in the buffer reads no socket: its deadline
 		// does not matter (the web server sends a request's records
 		// together).
 		if !c.rr.whole() {
+			c.flushBytesIn() // counted once per socket read, not per record
 			if err := c.setReadDeadline(); err != nil {
 				return err
 			}
@@ -189,7 +201,7 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
-		c.srv.counters.BytesIn(int64(headerLen + len(rec.content)))
+		c.bytesIn += int64(headerLen + len(rec.content))
 		if c.drained.Load() {
 			c.drained.Store(false) // bytes came after the input's end
 		}
@@ -211,6 +223,15 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
+	}
+}
+
+// flushBytesIn adds the bytes of the records read since the last call to
+// the server's counters.
+func (c *conn) flushBytesIn() {
+	if c.bytesIn > 0 {
+		c.srv.counters.BytesIn(c.bytesIn)
+		c.bytesIn = 0
 	}
 }
 

@@ -233,3 +233,32 @@ func TestErrorStreamPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestBytesInCounted: the bytes of every record a request came in
+// (header and content; padding is not counted) are in Stats once the read
+// loop waits for more, counted once per socket read.
+func TestBytesInCounted(t *testing.T) {
+	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	})}
+	c := dial(t, startServer(t, s))
+	b := requestBytes(1, roleResponder, flagKeepConn, postEnv("/", 5), []byte("hello"))
+	var want int64
+	for rest := b; len(rest) >= headerLen; {
+		n := int(rest[4])<<8 | int(rest[5])
+		want += int64(headerLen + n)
+		rest = rest[headerLen+n+int(rest[6]):]
+	}
+	for range 3 {
+		c.mustSend(b)
+		c.results(1)
+	}
+	want *= 3
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Stats().BytesIn != want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := s.Stats().BytesIn; got != want {
+		t.Errorf("BytesIn = %d, want %d", got, want)
+	}
+}

@@ -52,7 +52,7 @@ func (r Reason) String() string { return reasonNames[r] }
 // are safe for concurrent use.
 type Counters struct {
 	connsOpen, connsAccepted  atomic.Int64
-	inFlight, requests        atomic.Int64
+	requests                  atomic.Int64 // in flight: requests less those with an outcome
 	outcomes                  [numOutcomes]atomic.Int64
 	refusals                  [numReasons]atomic.Int64
 	bytesIn, bytesOut         atomic.Int64
@@ -65,10 +65,10 @@ func (c *Counters) ConnOpened() { c.connsAccepted.Add(1); c.connsOpen.Add(1) }
 func (c *Counters) ConnClosed() { c.connsOpen.Add(-1) }
 
 // RequestStarted counts a request whose handler starts.
-func (c *Counters) RequestStarted() { c.requests.Add(1); c.inFlight.Add(1) }
+func (c *Counters) RequestStarted() { c.requests.Add(1) }
 
 // RequestEnded counts the end of a started request.
-func (c *Counters) RequestEnded(o Outcome) { c.inFlight.Add(-1); c.outcomes[o].Add(1) }
+func (c *Counters) RequestEnded(o Outcome) { c.outcomes[o].Add(1) }
 
 // Refused counts a refusal.
 func (c *Counters) Refused(r Reason) { c.refusals[r].Add(1) }
@@ -102,14 +102,25 @@ type Snapshot struct {
 	Pings               int64            `json:"pings_total"`
 }
 
-// Snapshot reads the counters.
+// Snapshot reads the counters. Requests in flight are the requests started
+// less those ended (one counter fewer to update per request): the outcomes
+// are read first, so that a request ending meanwhile counts as in flight,
+// never as less than none.
 func (c *Counters) Snapshot() Snapshot {
+	var ended int64
+	outcomes := make(map[string]int64, numOutcomes)
+	for o := range numOutcomes {
+		n := c.outcomes[o].Load()
+		outcomes[o.String()] = n
+		ended += n
+	}
+	requests := c.requests.Load()
 	s := Snapshot{
 		ConnectionsOpen:     c.connsOpen.Load(),
 		ConnectionsAccepted: c.connsAccepted.Load(),
-		RequestsInFlight:    c.inFlight.Load(),
-		Requests:            c.requests.Load(),
-		Outcomes:            make(map[string]int64, numOutcomes),
+		RequestsInFlight:    requests - ended,
+		Requests:            requests,
+		Outcomes:            outcomes,
 		Refusals:            make(map[string]int64, numReasons),
 		BytesIn:             c.bytesIn.Load(),
 		BytesOut:            c.bytesOut.Load(),
@@ -117,9 +128,6 @@ func (c *Counters) Snapshot() Snapshot {
 		SpoolBytes:          c.spoolBytes.Load(),
 		SlowRequests:        c.slowRequests.Load(),
 		Pings:               c.pings.Load(),
-	}
-	for o := range numOutcomes {
-		s.Outcomes[o.String()] = c.outcomes[o].Load()
 	}
 	for r := range numReasons {
 		s.Refusals[r.String()] = c.refusals[r].Load()
