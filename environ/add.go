@@ -29,7 +29,7 @@ func (env Environ) Add(name, value string) error {
 		env[name] = value
 		return nil
 	}
-	if !strings.HasPrefix(name, "HTTP_") || name == "HTTP_HOST" {
+	if !Joined(name) {
 		return &RepeatedVarError{Name: name}
 	}
 	sep := ", "
@@ -38,4 +38,11 @@ func (env Environ) Add(name, value string) error {
 	}
 	env[name] = old + sep + value
 	return nil
+}
+
+// Joined reports whether repeated pairs named name make one variable with
+// their values joined (Add): an HTTP_* name, one request field, other than
+// HTTP_HOST. Any other repeated name is a meta-variable set again.
+func Joined(name string) bool {
+	return strings.HasPrefix(name, "HTTP_") && name != "HTTP_HOST"
 }

@@ -49,7 +49,7 @@ func (p Pairs) Environ() Environ {
 
 // Lookup returns the value name has in p.Environ(), without building it.
 func (p Pairs) Lookup(name string) (string, bool) {
-	if !strings.HasPrefix(name, "HTTP_") || name == "HTTP_HOST" {
+	if !Joined(name) {
 		for i := len(p) - 1; i >= 0; i-- {
 			if p[i].Name == name {
 				return p[i].Value, true // the last one: an override wins

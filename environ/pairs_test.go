@@ -201,3 +201,14 @@ func BenchmarkNewRequestFromPairs(b *testing.B) {
 		}
 	})
 }
+
+func TestJoined(t *testing.T) {
+	for name, want := range map[string]bool{
+		"HTTP_ACCEPT": true, "HTTP_COOKIE": true, "HTTP_X_FORWARDED_FOR": true,
+		"HTTP_HOST": false, "SCRIPT_NAME": false, "CONTENT_LENGTH": false, "HTTP": false, "http_accept": false,
+	} {
+		if got := Joined(name); got != want {
+			t.Errorf("Joined(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -177,15 +177,15 @@ func parseBlock(s string) (request, error) {
 	return req, nil
 }
 
-// repeated reports whether a name other than a joinable HTTP_* field
-// (environ.Environ.Add) occurs twice in p. A bit per name's hash finds the
+// repeated reports whether a name other than a joined HTTP_* field
+// (environ.Joined) occurs twice in p. A bit per name's hash finds the
 // names seen for the first time without comparing; past a few dozen pairs a
 // map keeps the check linear.
 func repeated(p environ.Pairs) bool {
 	if len(p) > 64 {
 		seen := make(map[string]struct{}, len(p))
 		for _, v := range p {
-			if _, ok := seen[v.Name]; ok && !joinable(v.Name) {
+			if _, ok := seen[v.Name]; ok && !environ.Joined(v.Name) {
 				return true
 			}
 			seen[v.Name] = struct{}{}
@@ -200,7 +200,7 @@ func repeated(p environ.Pairs) bool {
 			bits[h/64] |= 1 << (h % 64)
 			continue
 		}
-		if joinable(name) {
+		if environ.Joined(name) {
 			continue // joined even when it repeats
 		}
 		for _, w := range p[:i] {
@@ -210,12 +210,6 @@ func repeated(p environ.Pairs) bool {
 		}
 	}
 	return false
-}
-
-// joinable reports whether a repeated name is one request field whose
-// values are joined: an HTTP_* name other than HTTP_HOST.
-func joinable(name string) bool {
-	return strings.HasPrefix(name, "HTTP_") && name != "HTTP_HOST"
 }
 
 // parseContentLength parses a non-empty string of ASCII digits (leading
