@@ -536,7 +536,11 @@ func (c *conn) Close() error {
 // afterRequest decides the connection's fate once a request has ended:
 // close it when the request did not ask to keep it, or when the server
 // shuts down and nothing else is in flight; else watch it for idleness.
-func (c *conn) afterRequest(keepConn bool) {
+//
+// onReadLoop says the request ran on the read loop's goroutine, which sets
+// its read deadline itself before it reads again; otherwise the read loop
+// may be waiting in a read with no deadline and is given the idle one.
+func (c *conn) afterRequest(keepConn, onReadLoop bool) {
 	c.mu.Lock()
 	if !keepConn {
 		if c.live == 0 && c.drained.Load() && !c.closed && !c.lingering.Load() {
@@ -552,8 +556,8 @@ func (c *conn) afterRequest(keepConn bool) {
 		return
 	}
 	closeNow := c.shutdown && c.live == 0
-	if c.live == 0 && !closeNow {
-		c.setReadDeadlineLocked() // the read loop may be waiting with no deadline
+	if c.live == 0 && !closeNow && !onReadLoop {
+		c.setReadDeadlineLocked()
 	}
 	c.mu.Unlock()
 	if closeNow {

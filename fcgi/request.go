@@ -494,7 +494,7 @@ func (c *conn) closeRequest(req *request, e ending, appStatus uint32) {
 		}
 	}
 	req.release()
-	c.afterRequest(req.keepConn)
+	c.afterRequest(req.keepConn, req.inline && !req.handedOff)
 }
 
 // writeEnd writes the end of a request in one write: the rest of its STDOUT

@@ -619,14 +619,45 @@ func TestAllowedAddrs(t *testing.T) {
 	}
 }
 
+// TestIdleTimeout: a connection left idle after a request closes after
+// IdleTimeout, not before, whether the request ran on the read loop
+// (quick, or long enough to get a background read) or in a goroutine of
+// its own (its body still arriving).
 func TestIdleTimeout(t *testing.T) {
-	addr := startServer(t, &Server{Handler: hello, IdleTimeout: 50 * time.Millisecond})
-	c := dial(t, addr)
-	c.expectOpen(1)
-	start := time.Now()
-	c.expectClosed()
-	if d := time.Since(start); d < 40*time.Millisecond {
-		t.Errorf("closed after %v, before the idle timeout", d)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/slow" {
+			time.Sleep(3 * inlineTick) // past two ticks: the background read starts
+		}
+		io.WriteString(w, "ok")
+	})
+	for _, tc := range []struct {
+		name string
+		send func(c *client)
+	}{
+		{"quick", func(c *client) { c.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/"), nil)) }},
+		{"slow", func(c *client) { c.mustSend(requestBytes(1, roleResponder, flagKeepConn, getEnv("/slow"), nil)) }},
+		{"body", func(c *client) {
+			b := appendBeginRequest(nil, 1, roleResponder, flagKeepConn)
+			b = appendRecord(b, typeParams, 1, postEnv("/", 3).encode())
+			b, _ = appendHeader(b, typeParams, 1, 0)
+			b = appendRecord(b, typeStdin, 1, []byte("abc"))
+			c.mustSend(b)
+			c.mustSend(appendRecord(nil, typeStdin, 1, nil))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, startServer(t, &Server{Handler: h, IdleTimeout: 50 * time.Millisecond}))
+			tc.send(c)
+			if r := c.results(1)[1]; r.body() != "ok" {
+				t.Fatalf("answer %q", r.body())
+			}
+			start := time.Now()
+			c.expectClosed()
+			if d := time.Since(start); d < 40*time.Millisecond {
+				t.Errorf("closed after %v, before the idle timeout", d)
+			}
+		})
 	}
 }
 
