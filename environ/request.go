@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -176,6 +177,10 @@ type variable struct{ name, value string }
 // buildHeader makes the request's header from the HTTP_* variables,
 // collected before (on the stack for a usual request), so that the header
 // map and its values are sized exactly.
+//
+// Two variables can name one field (HTTP_COOKIE and HTTP_CoOKIE): then the
+// field has the values of both, in the order of the variables' names, so
+// that the header does not depend on the order the variables were read in.
 func (v *cgiVars) buildHeader(r *http.Request, length int64, fields []variable) http.Header {
 	n := len(fields)
 	h := make(http.Header, n+2)
@@ -184,23 +189,21 @@ func (v *cgiVars) buildHeader(r *http.Request, length int64, fields []variable) 
 		vals = append(vals, v)
 		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
+	added := 0
 	for _, f := range fields {
-		k, val := f.name, f.value
-		switch k {
-		case "HTTP_HOST", "HTTP_CONTENT_LENGTH":
-			continue
-		case "HTTP_CONTENT_TYPE":
-			if v.contentType != "" {
-				continue
-			}
-		case "HTTP_TRANSFER_ENCODING":
-			if strings.EqualFold(strings.TrimSpace(val), "chunked") {
-				continue // the framing is r.ContentLength and r.TransferEncoding
-			}
-		case "HTTP_COOKIE":
-			val = rejoinCookie(val)
+		if k, val, ok := v.field(f); ok {
+			add(k, val)
+			added++
 		}
-		add(headerName(k), val)
+	}
+	if len(h) != added { // a field named twice
+		slices.SortFunc(fields, func(a, b variable) int { return strings.Compare(a.name, b.name) })
+		clear(h)
+		for _, f := range fields {
+			if k, val, ok := v.field(f); ok {
+				h[k] = append(h[k], val)
+			}
+		}
 	}
 	if ct := v.contentType; ct != "" {
 		add("Content-Type", ct)
@@ -212,6 +215,28 @@ func (v *cgiVars) buildHeader(r *http.Request, length int64, fields []variable) 
 		r.TransferEncoding = []string{"chunked"}
 	}
 	return h
+}
+
+// field returns the header field an HTTP_* variable gives, or false when
+// it gives none. The rules go by the field's name, so that a variable
+// spelled in another letter case (HTTP_CoOKIE) follows them too.
+func (v *cgiVars) field(f variable) (key, value string, ok bool) {
+	key, value = headerName(f.name), f.value
+	switch key {
+	case "Host", "Content-Length":
+		return "", "", false // r.Host; the framing is r.ContentLength
+	case "Content-Type":
+		if v.contentType != "" {
+			return "", "", false // CONTENT_TYPE gives it
+		}
+	case "Transfer-Encoding":
+		if strings.EqualFold(strings.TrimSpace(value), "chunked") {
+			return "", "", false // the framing is r.ContentLength and r.TransferEncoding
+		}
+	case "Cookie":
+		value = rejoinCookie(value)
+	}
+	return key, value, true
 }
 
 // keepLength reports whether a known CONTENT_LENGTH is kept as a
@@ -250,7 +275,8 @@ var commonHeader = func() map[string]string {
 		"Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-User", "Te", "Upgrade",
 		"Upgrade-Insecure-Requests", "User-Agent", "Via", "X-Forwarded-For",
 		"X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "X-Requested-With", "Forwarded",
-		"Keep-Alive", "Content-Encoding", "Expect",
+		"Keep-Alive", "Content-Encoding", "Expect", "Host", "Content-Length", "Content-Type",
+		"Transfer-Encoding",
 	} {
 		m["HTTP_"+strings.ReplaceAll(strings.ToUpper(c), "-", "_")] = c
 	}

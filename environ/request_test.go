@@ -145,6 +145,13 @@ func TestNewRequestHeader(t *testing.T) {
 		{base("HTTP_COOKIE", "a=1; b=2", "HTTP_ACCEPT", "a, b"), http.Header{"Cookie": {"a=1; b=2"}, "Accept": {"a, b"}}, 0, nil},
 		// Cookie lines joined with ", " (Apache, Caddy)
 		{base("HTTP_COOKIE", "a=1, b=2; c=3"), http.Header{"Cookie": {"a=1; b=2; c=3"}}, 0, nil},
+		// variables that name one field: both values, in the order of
+		// the names, whatever order a map gives them in; the rules of a
+		// field hold in every letter case
+		{base("HTTP_COOKIE", "a", "HTTP_CoOKIE", "b", "HTTP_cookie", "c"), http.Header{"Cookie": {"a", "b", "c"}}, 0, nil},
+		{base("HTTP_X_A", "1", "HTTP_X_a", "2"), http.Header{"X-A": {"1", "2"}}, 0, nil},
+		{base("HTTP_HoST", "h", "HTTP_Content_Length", "9"), http.Header{}, 0, nil},
+		{base("CONTENT_TYPE", "text/plain", "HTTP_content_type", "text/html"), http.Header{"Content-Type": {"text/plain"}}, 0, nil},
 	}
 	for _, tt := range tests {
 		r, err := NewRequest(tt.env, nil)
