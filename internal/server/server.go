@@ -75,7 +75,10 @@ type Server struct {
 	initOnce   sync.Once
 	slots      chan struct{} // one per connection served, when MaxConns > 0
 	done       chan struct{} // closed when Shutdown or Close begins
+	aborted    chan struct{} // closed when Close begins
 	inShutdown atomic.Bool
+	inClose    atomic.Bool
+	accepting  atomic.Int32 // Serve loops that have not returned yet
 
 	work        chan func()  // hands a connection to an idle worker (goServe)
 	idleWorkers atomic.Int32 // workers waiting on work
@@ -92,6 +95,7 @@ func (s *Server) init() {
 			s.slots = make(chan struct{}, s.MaxConns)
 		}
 		s.done = make(chan struct{})
+		s.aborted = make(chan struct{})
 		s.work = make(chan func())
 	})
 }
@@ -174,6 +178,7 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	defer s.trackListener(&l, false)
 	defer l.Close()
+	defer s.accepting.Add(-1) // counted by trackListener
 
 	ctx := context.Background()
 	if s.BaseContext != nil {
@@ -201,12 +206,19 @@ func (s *Server) Serve(l net.Listener) error {
 		delay = 0
 		// The slot is taken after Accept, so that a listener waiting for
 		// a connection holds none: each listener keeps at most the one
-		// connection it accepted waiting for a slot.
+		// connection it accepted waiting for a slot. A connection in hand
+		// is served even when Shutdown has begun meanwhile, as
+		// net/http.Server serves it: the web server has sent its request,
+		// and closing it unanswered would lose that request. Only Close
+		// drops it.
 		if !s.acquireSlot() {
 			rwc.Close()
 			return http.ErrServerClosed
 		}
 		s.serveConn(ctx, rwc)
+		if s.closed() {
+			return http.ErrServerClosed
+		}
 	}
 }
 
@@ -316,15 +328,17 @@ func isTemporary(err error) bool {
 	return ok && te.Temporary()
 }
 
-// acquireSlot waits for room under MaxConns; false once the server closes.
+// acquireSlot waits for room under MaxConns; false once Close begins.
+// During Shutdown it goes on waiting: the connections that drain free the
+// slot the accepted one needs.
 func (s *Server) acquireSlot() bool {
 	if s.slots == nil {
-		return !s.closed()
+		return !s.inClose.Load()
 	}
 	select {
 	case s.slots <- struct{}{}:
 		return true
-	case <-s.done:
+	case <-s.aborted:
 		return false
 	}
 }
@@ -349,27 +363,33 @@ func (s *Server) sleep(d time.Duration) bool {
 
 func (s *Server) closed() bool { return s.inShutdown.Load() }
 
-// trackListener adds or removes l; adding fails once the server closed.
+// trackListener adds or removes l; adding fails once Shutdown or Close
+// began. An added listener counts in accepting until its Serve returns, so
+// that Shutdown waits for the connection it may have accepted just before
+// the listener closed.
 func (s *Server) trackListener(l *net.Listener, add bool) bool {
-	return track(s, &s.listeners, l, add)
+	return track(s, &s.listeners, l, add, &s.inShutdown, func() { s.accepting.Add(1) })
 }
 
-// trackConn adds or removes c; adding fails once the server closed.
+// trackConn adds or removes c; adding fails once Close began.
 func (s *Server) trackConn(c Conn, add bool) bool {
-	return track(s, &s.conns, c, add)
+	return track(s, &s.conns, c, add, &s.inClose, nil)
 }
 
 // track adds k to the set *m, or removes it, under s.mu; adding fails once
-// the server closed.
-func track[K comparable](s *Server, m *map[K]struct{}, k K, add bool) bool {
+// stop is set, and otherwise runs added under s.mu.
+func track[K comparable](s *Server, m *map[K]struct{}, k K, add bool, stop *atomic.Bool, added func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !add {
 		delete(*m, k)
 		return true
 	}
-	if s.closed() {
+	if stop.Load() {
 		return false
+	}
+	if added != nil {
+		added()
 	}
 	if *m == nil {
 		*m = make(map[K]struct{})
@@ -437,7 +457,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	poll := time.Millisecond
 	timer := time.NewTimer(poll)
 	defer timer.Stop()
-	for s.Conns() > 0 {
+	// A Serve loop may hold a connection it accepted before its listener
+	// closed; it serves it, and Shutdown waits for it too.
+	for s.accepting.Load() > 0 || s.Conns() > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -476,6 +498,9 @@ func (s *Server) Close() error {
 	defer s.flushLog()
 	err := s.begin()
 	s.mu.Lock()
+	if !s.inClose.Swap(true) {
+		close(s.aborted)
+	}
 	conns := make([]Conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)

@@ -284,3 +284,88 @@ func TestRefusedAddressFreesSlot(t *testing.T) {
 	}
 	waitConn(t, started, false)
 }
+
+// lateListener hands out one connection from Accept only once gate is
+// closed, whether or not the listener was closed meanwhile: the connection
+// the kernel had queued and Accept returned just as Shutdown began.
+type lateListener struct {
+	net.Listener
+	called chan struct{} // closed when Accept is first called
+	gate   chan struct{}
+	conn   net.Conn
+	handed bool
+}
+
+func (l *lateListener) Accept() (net.Conn, error) {
+	if l.handed {
+		return nil, net.ErrClosed
+	}
+	close(l.called)
+	<-l.gate
+	l.handed = true
+	return l.conn, nil
+}
+
+// TestAcceptedDuringShutdown: a connection Accept returns after Shutdown
+// began is served, not closed unanswered (its request would be lost), and
+// Shutdown waits for it; after Close, it is closed.
+func TestAcceptedDuringShutdown(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		maxConns int
+		close    bool
+	}{
+		{"shutdown", 0, false},
+		{"shutdown/max-conns", 1, false},
+		{"close", 0, true},
+		{"close/max-conns", 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, started := newTestServer(tc.maxConns)
+			s.NewConn = func(ctx context.Context, rwc net.Conn) Conn {
+				c := &testConn{rwc: rwc, release: make(chan struct{}), shutdown: make(chan struct{})}
+				started <- c
+				return stubborn{c} // only release or Close ends it
+			}
+			ours, peer := net.Pipe()
+			defer peer.Close()
+			l := &lateListener{Listener: listen(t), called: make(chan struct{}), gate: make(chan struct{}), conn: ours}
+			done := serve(s, l)
+			<-l.called
+			stopped := make(chan error, 1)
+			go func() {
+				if tc.close {
+					stopped <- s.Close()
+				} else {
+					stopped <- s.Shutdown(context.Background())
+				}
+			}()
+			for !s.Closing() {
+				time.Sleep(time.Millisecond)
+			}
+			close(l.gate)
+			if tc.close {
+				if err := <-stopped; err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				if _, err := peer.Read(make([]byte, 1)); err == nil {
+					t.Error("the connection accepted after Close is still open")
+				}
+				return
+			}
+			c := waitConn(t, started, true)
+			select {
+			case err := <-stopped:
+				t.Fatalf("Shutdown returned (%v) while the late connection was served", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			close(c.release)
+			if err := <-stopped; err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+				t.Errorf("Serve returned %v", err)
+			}
+		})
+	}
+}
