@@ -72,17 +72,17 @@ type conn struct {
 	bgBack    sync.WaitGroup // the background read has decided
 	bgStarted bool           // under mu: a background read was started for the current round
 	running   bool           // under mu: a request runs on the read loop's goroutine
-	watch     *time.Timer    // under mu: calls watchInline every inlineTick while armed
-	armed     bool           // under mu: watch is set
-	seenGen   uint64         // under mu: the round watchInline saw last
+	armed     bool           // under mu: the server's inline watcher ticks the connection
+	seenGen   uint64         // under mu: the round Tick saw last
 }
 
-// inlineTick is the period at which a connection whose requests run on its
-// read loop's goroutine checks for one that has run through a whole tick
-// (watchInline): that one gets a background read, so that the web server's
-// abort or close is acted on within one to two ticks. Most handlers are
-// done long before, and a busy connection costs one timer call per tick,
-// not per request.
+// inlineTick is the period at which the server checks its connections
+// whose requests run on their read loop's goroutine for one that has run
+// through a whole tick (conn.Tick): that one gets a background read, so
+// that the web server's abort or close is acted on within one to two ticks.
+// Most handlers are done long before. One watcher per server ticks them
+// all, so that busy connections cost one wake-up per tick, not a timer per
+// connection, nor anything per request.
 const inlineTick = 5 * time.Millisecond
 
 // errHandedOff ends a read loop whose connection another goroutine now
@@ -278,26 +278,23 @@ func (c *conn) runInline(req *request) (handedOff bool) {
 	c.running = true
 	if !c.armed {
 		c.armed = true
-		if c.watch == nil {
-			c.watch = time.AfterFunc(inlineTick, c.watchInline)
-		} else {
-			c.watch.Reset(inlineTick)
-		}
+		c.srv.inlineWatch.Add(c)
 	}
 	c.mu.Unlock()
 	req.run() // calls stopBackgroundRead before it ends the request
 	return req.handedOff
 }
 
-// watchInline runs every inlineTick while requests run on the read loop's
-// goroutine: it starts the background read of one that has run since the
-// last tick, and disarms once a tick has passed without any.
-func (c *conn) watchInline() {
+// Tick is called by the server's inline watcher every inlineTick while
+// requests run on the read loop's goroutine: it starts the background read
+// of one that has run since the last tick, and disarms once a tick has
+// passed without any.
+func (c *conn) Tick() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case c.closed:
-		c.armed = false
+		c.disarmLocked()
 		return
 	case c.running && c.seenGen == c.bgGen && !c.bgStarted:
 		c.bgStarted = true
@@ -305,21 +302,27 @@ func (c *conn) watchInline() {
 		c.wg.Add(1)
 		go c.backgroundRead()
 	case !c.running && c.seenGen == c.bgGen:
-		c.armed = false // idle for a tick
+		c.disarmLocked() // idle for a tick
 		return
 	}
 	c.seenGen = c.bgGen
-	c.watch.Reset(inlineTick)
 }
 
-// stopInlineWatch stops watchInline for good, once the connection is done.
+// disarmLocked takes the connection off the inline watcher; c.mu is held,
+// so that runInline cannot arm it again in between.
+func (c *conn) disarmLocked() {
+	if c.armed {
+		c.armed = false
+		c.srv.inlineWatch.Remove(c)
+	}
+}
+
+// stopInlineWatch takes the connection off the inline watcher for good,
+// once the connection is done.
 func (c *conn) stopInlineWatch() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.watch != nil {
-		c.watch.Stop()
-	}
-	c.armed = false
+	c.disarmLocked()
 }
 
 // stopBackgroundRead ends the inline request of round gen: its background
@@ -358,7 +361,7 @@ func (c *conn) backgroundRead() {
 	defer c.wg.Done()
 	c.mu.Lock()
 	if c.bgStop {
-		// The handler was done as watchInline started this: nothing
+		// The handler was done as Tick started this: nothing
 		// was read.
 		c.mu.Unlock()
 		c.bgBack.Done()

@@ -214,6 +214,8 @@ type Server struct {
 	budget     spool.Budget  // of all the requests' unread input
 	counters   stats.Counters
 	rl         *ratelog.Logger // logs of events a peer can repeat
+
+	inlineWatch server.Watcher[*conn] // connections running requests inline (conn.Tick)
 }
 
 // Stats returns the server's counters.
@@ -235,6 +237,7 @@ func (s *Server) init() {
 		s.rl = ratelog.New(s.logger(), nil)
 		s.budget.Memory = server.OrDefault(s.MaxSpoolMemory, DefaultMaxSpoolMemory)
 		s.budget.Disk = server.OrDefault(s.MaxSpoolDisk, DefaultMaxSpoolDisk)
+		s.inlineWatch.Period = inlineTick
 		s.srv = server.Server{
 			Protocol:     "fcgi",
 			MaxConns:     s.MaxConns,
