@@ -17,6 +17,9 @@
 #   stdlib-fcgi      net/http/fcgi.Serve,  plain fastcgi_pass
 #   libfcgi          C, FCGX_Accept_r loop (one connection at a time), plain fastcgi_pass
 #   cgiref-scgi      cgiref scgi.Serve,    scgi_pass (SCGI has a connection per request)
+#   gofloor          Go, fixed FastCGI answer per connection (scripts/bench/gofloor),
+#                    plain fastcgi_pass: what a connection per request costs a Go
+#                    backend before it does any work (a calibration, not a rival)
 #
 # Method, and why:
 #   - Everything listens on 127.0.0.1, on ports found free at start.
@@ -222,6 +225,7 @@ configs=(
 	"stdlib-fcgi|stdfcgi|fastcgi_pass 127.0.0.1:@B@; include fastcgi.params;|nginx -> net/http/fcgi, no keepalive"
 	"libfcgi|libfcgi|fastcgi_pass 127.0.0.1:@B@; include fastcgi.params;|nginx -> libfcgi C, no keepalive"
 	"cgiref-scgi|cgirefscgi|scgi_pass 127.0.0.1:@B@; include scgi.params;|nginx -> cgiref scgi"
+	"gofloor|gofloor|fastcgi_pass 127.0.0.1:@B@; include fastcgi.params;|nginx -> Go floor (fixed answer), no ka"
 )
 
 names=()
@@ -560,6 +564,8 @@ ratio "cgiref fcgi / net/http/fcgi, keepalive off" cgiref-fcgi stdlib-fcgi 1.5
 ratio "cgiref fcgi keepalive off / nginx return" cgiref-fcgi nginx-return ""
 ratio "cgiref scgi / cgiref fcgi keepalive on" cgiref-scgi cgiref-fcgi-ka ""
 ratio "cgiref scgi / nginx return" cgiref-scgi nginx-return ""
+ratio "cgiref fcgi keepalive off / Go floor" cgiref-fcgi gofloor ""
+ratio "libfcgi / Go floor" libfcgi gofloor ""
 
 if [[ -n $PROFILE ]]; then
 	for name in "${names[@]}"; do

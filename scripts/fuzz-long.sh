@@ -19,15 +19,11 @@ targets=$(scripts/fuzz-targets.sh)
 [[ -z $only ]] || targets=$(grep -E " ($only)\$" <<<"$targets" || true)
 [[ -n $targets ]] || { echo "fuzz-long.sh: no target matches $only" >&2; exit 2; }
 echo "fuzz-long.sh: $(wc -l <<<"$targets") targets, $TIME each"
-log=$(mktemp "${TMPDIR:-/tmp}/cgiref-fuzz-long.XXXXXX")
-trap 'rm -f "$log"' EXIT
 while read -r pkg target; do
 	echo "-- $(date +%T) $pkg $target"
-	if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$TIME" "$pkg" </dev/null >"$log" 2>&1; then
-		cat "$log"
+	if ! scripts/fuzz-one.sh "$pkg" "$target" "$TIME"; then
 		echo "fuzz-long.sh: FAIL $pkg $target" >&2
 		exit 1
 	fi
-	tail -1 "$log"
 done <<<"$targets"
 echo "fuzz-long.sh: every target passed"

@@ -49,26 +49,11 @@ if [[ $FUZZTIME =~ ^([0-9]+)s$ ]]; then
 else
 	step "fuzz targets: $ntargets targets, $FUZZTIME each"
 fi
-# fuzz runs one target. Go's fuzzing coordinator sometimes ends a run that
-# found nothing with "context deadline exceeded" when the time is up while
-# a worker is still busy with an input; such a run, with no failing input
-# written, is run once more. A real failure writes its input to
-# testdata/fuzz and fails at once.
-fuzz() { # pkg target
-	go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1" </dev/null >/tmp/cgiref-fuzz.log 2>&1
-}
+# scripts/fuzz-one.sh runs each target (and runs a target again when Go's
+# fuzzing coordinator times out at the end of a run that found nothing).
 while read -r pkg target; do
 	echo "-- $pkg $target"
-	if ! fuzz "$pkg" "$target"; then
-		if grep -q 'context deadline exceeded' /tmp/cgiref-fuzz.log && ! grep -q 'Failing input written' /tmp/cgiref-fuzz.log; then
-			echo "   the fuzzing coordinator timed out at the end of the run; running it again"
-			fuzz "$pkg" "$target" || { cat /tmp/cgiref-fuzz.log; fail "fuzz $pkg $target"; }
-		else
-			cat /tmp/cgiref-fuzz.log
-			fail "fuzz $pkg $target"
-		fi
-	fi
-	tail -1 /tmp/cgiref-fuzz.log
+	scripts/fuzz-one.sh "$pkg" "$target" "$FUZZTIME" || fail "fuzz $pkg $target"
 done <<<"$targets"
 
 step "Windows tests under Wine"
