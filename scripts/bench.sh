@@ -17,9 +17,11 @@
 #   stdlib-fcgi      net/http/fcgi.Serve,  plain fastcgi_pass
 #   libfcgi          C, FCGX_Accept_r loop (one connection at a time), plain fastcgi_pass
 #   cgiref-scgi      cgiref scgi.Serve,    scgi_pass (SCGI has a connection per request)
-#   gofloor          Go, fixed FastCGI answer per connection (scripts/bench/gofloor),
-#                    plain fastcgi_pass: what a connection per request costs a Go
-#                    backend before it does any work (a calibration, not a rival)
+#   gofloor-ka       Go, a fixed FastCGI answer per request (scripts/bench/gofloor),
+#                    upstream keepalive 64, fastcgi_keep_conn on
+#   gofloor          the same, plain fastcgi_pass (a connection per request)
+#                    The two gofloor rows are a calibration, not a rival: what a
+#                    request costs a Go FastCGI backend before it does any work.
 #
 # Method, and why:
 #   - Everything listens on 127.0.0.1, on ports found free at start.
@@ -225,6 +227,7 @@ configs=(
 	"stdlib-fcgi|stdfcgi|fastcgi_pass 127.0.0.1:@B@; include fastcgi.params;|nginx -> net/http/fcgi, no keepalive"
 	"libfcgi|libfcgi|fastcgi_pass 127.0.0.1:@B@; include fastcgi.params;|nginx -> libfcgi C, no keepalive"
 	"cgiref-scgi|cgirefscgi|scgi_pass 127.0.0.1:@B@; include scgi.params;|nginx -> cgiref scgi"
+	"gofloor-ka|gofloor|fastcgi_pass up_@NAME@; fastcgi_keep_conn on; include fastcgi.params;|nginx -> Go floor (fixed answer), ka"
 	"gofloor|gofloor|fastcgi_pass 127.0.0.1:@B@; include fastcgi.params;|nginx -> Go floor (fixed answer), no ka"
 )
 
@@ -564,6 +567,8 @@ ratio "cgiref fcgi / net/http/fcgi, keepalive off" cgiref-fcgi stdlib-fcgi 1.5
 ratio "cgiref fcgi keepalive off / nginx return" cgiref-fcgi nginx-return ""
 ratio "cgiref scgi / cgiref fcgi keepalive on" cgiref-scgi cgiref-fcgi-ka ""
 ratio "cgiref scgi / nginx return" cgiref-scgi nginx-return ""
+ratio "Go floor keepalive / net/http proxy_pass" gofloor-ka nethttp-ka ""
+ratio "cgiref fcgi keepalive / Go floor keepalive" cgiref-fcgi-ka gofloor-ka ""
 ratio "cgiref fcgi keepalive off / Go floor" cgiref-fcgi gofloor ""
 ratio "libfcgi / Go floor" libfcgi gofloor ""
 

@@ -1,6 +1,7 @@
 // Package floor is the gofloor benchmark backend: a FastCGI responder that
-// answers every request with fixed bytes and closes the connection, to
-// measure what a connection per request costs a Go program by itself.
+// answers every request with fixed bytes (and closes the connection unless
+// the web server keeps it), to measure what a request costs a Go program
+// before any work on it.
 package floor
 
 import (
@@ -20,6 +21,8 @@ const (
 	typeEndRequest   = 3
 	typeStdin        = 5
 	typeStdout       = 6
+
+	flagKeepConn = 1 // FCGI_KEEP_CONN, in BEGIN_REQUEST's flags
 )
 
 // Answer is the hello-world handler's answer as a CGI response: what
@@ -44,14 +47,19 @@ func Serve(l net.Listener, _ http.Handler) error {
 	}
 }
 
-// serveConn reads one request's records up to its empty FCGI_STDIN record
-// and writes the fixed answer for its id.
+// serveConn reads a request's records up to its empty FCGI_STDIN record and
+// writes the fixed answer for its id; it goes on with the next request when
+// the web server asked to keep the connection (FCGI_KEEP_CONN), as nginx's
+// fastcgi_keep_conn does.
 func serveConn(c net.Conn) error {
-	c.SetReadDeadline(time.Now().Add(readTimeout))
 	r := bufio.NewReaderSize(c, 4096)
 	var hdr [8]byte
 	var id uint16
+	keep := false
 	for {
+		if r.Buffered() == 0 {
+			c.SetReadDeadline(time.Now().Add(readTimeout))
+		}
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			return fmt.Errorf("floor: record header: %w", err)
 		}
@@ -59,18 +67,25 @@ func serveConn(c net.Conn) error {
 			return errors.New("floor: not a FastCGI version 1 record")
 		}
 		typ, length := hdr[1], int(binary.BigEndian.Uint16(hdr[4:]))
+		if typ == typeBeginRequest && length >= 3 {
+			id = binary.BigEndian.Uint16(hdr[2:])
+			flags, err := r.Peek(3)
+			if err != nil {
+				return fmt.Errorf("floor: BEGIN_REQUEST: %w", err)
+			}
+			keep = flags[2]&flagKeepConn != 0
+		}
 		if _, err := r.Discard(length + int(hdr[6])); err != nil {
 			return fmt.Errorf("floor: record content: %w", err)
 		}
-		if typ == typeBeginRequest {
-			id = binary.BigEndian.Uint16(hdr[2:])
+		if typ != typeStdin || length != 0 {
+			continue
 		}
-		if typ == typeStdin && length == 0 {
-			a := answerOne // nginx's id
-			if id != 1 {
-				a = answer(id)
-			}
-			_, err := c.Write(a)
+		a := answerOne // nginx's id
+		if id != 1 {
+			a = answer(id)
+		}
+		if _, err := c.Write(a); err != nil || !keep {
 			return err
 		}
 	}

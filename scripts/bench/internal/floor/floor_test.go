@@ -49,9 +49,12 @@ func TestServeAnswers(t *testing.T) {
 }
 
 // TestServeRecords: the answer carries the request's id, comes only after
-// the empty FCGI_STDIN record, and a stream that is not FastCGI gets none.
+// the empty FCGI_STDIN record, the connection serves the next request only
+// when FCGI_KEEP_CONN asked it to, and a stream that is not FastCGI gets
+// no answer.
 func TestServeRecords(t *testing.T) {
 	begin := appendRecord(nil, typeBeginRequest, 7, []byte{0, 1, 0, 0, 0, 0, 0, 0})
+	keepBegin := appendRecord(nil, typeBeginRequest, 7, []byte{0, 1, flagKeepConn, 0, 0, 0, 0, 0})
 	params := appendRecord(appendRecord(nil, 4, 7, []byte("\x0e\x03REQUEST_METHODGET")), 4, 7, nil)
 	stdin := appendRecord(appendRecord(nil, typeStdin, 7, []byte("body")), typeStdin, 7, nil)
 	for _, tt := range []struct {
@@ -60,6 +63,7 @@ func TestServeRecords(t *testing.T) {
 		want []byte
 	}{
 		{"whole request", bytes.Join([][]byte{begin, params, stdin}, nil), answer(7)},
+		{"two requests, kept", bytes.Join([][]byte{keepBegin, params, stdin, begin, params, stdin, begin, params, stdin}, nil), bytes.Repeat(answer(7), 2)},
 		{"not FastCGI", []byte("GET / HTTP/1.1\r\n\r\n"), nil},
 		{"cut before stdin's end", bytes.Join([][]byte{begin, params}, nil), nil},
 	} {
