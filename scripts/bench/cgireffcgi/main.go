@@ -11,22 +11,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/cgiref/cgiref/fcgi"
 	"github.com/cgiref/cgiref/scripts/bench/internal/hello"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := hello.Run(ctx, "cgireffcgi", os.Args[1:], os.Stderr, fcgi.Serve)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { hello.Main("cgireffcgi", fcgi.Serve) }

@@ -10,22 +10,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/cgiref/cgiref/scgi"
 	"github.com/cgiref/cgiref/scripts/bench/internal/hello"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := hello.Run(ctx, "cgirefscgi", os.Args[1:], os.Stderr, scgi.Serve)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { hello.Main("cgirefscgi", scgi.Serve) }

@@ -16,22 +16,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/cgiref/cgiref/scripts/bench/internal/floor"
 	"github.com/cgiref/cgiref/scripts/bench/internal/hello"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := hello.Run(ctx, "gofloor", os.Args[1:], os.Stderr, floor.Serve)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { hello.Main("gofloor", floor.Serve) }

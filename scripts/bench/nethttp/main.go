@@ -14,26 +14,13 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/cgiref/cgiref/scripts/bench/internal/hello"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := hello.Run(ctx, "nethttp", os.Args[1:], os.Stderr, serve)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { hello.Main("nethttp", serve) }
 
 // serve serves h over HTTP on l until l is closed.
 func serve(l net.Listener, h http.Handler) error {

@@ -10,22 +10,9 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"net/http/fcgi"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/cgiref/cgiref/scripts/bench/internal/hello"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := hello.Run(ctx, "stdfcgi", os.Args[1:], os.Stderr, fcgi.Serve)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { hello.Main("stdfcgi", fcgi.Serve) }

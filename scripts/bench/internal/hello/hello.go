@@ -13,8 +13,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"syscall"
 )
 
 // Body is the answer of Handler.
@@ -142,4 +144,16 @@ func writeAllocs(f *os.File) error {
 		return fmt.Errorf("memory profile: %w", err)
 	}
 	return nil
+}
+
+// Main is a backend's main function: Run with the command line, until
+// SIGINT or SIGTERM; it exits with status 1 after printing Run's error.
+func Main(name string, serve ServeFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := Run(ctx, name, os.Args[1:], os.Stderr, serve)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }
