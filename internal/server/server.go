@@ -445,15 +445,7 @@ func (s *Server) begin() error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	defer s.flushLog()
 	lerr := s.begin()
-	s.mu.Lock()
-	conns := make([]Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.Shutdown()
-	}
+	s.shutdownConns()
 	poll := time.Millisecond
 	timer := time.NewTimer(poll)
 	defer timer.Stop()
@@ -480,15 +472,21 @@ const NewConnGrace = 5 * time.Second
 // shutdownConns asks every connection to close once idle; Shutdown calls it
 // again as it polls, for connections in their NewConnGrace.
 func (s *Server) shutdownConns() {
+	for _, c := range s.trackedConns() {
+		c.Shutdown()
+	}
+}
+
+// trackedConns returns the connections being served, so that they can be
+// acted on without s.mu held.
+func (s *Server) trackedConns() []Conn {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	conns := make([]Conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.Shutdown()
-	}
+	return conns
 }
 
 // Close closes the listeners and every connection at once, as
@@ -497,16 +495,14 @@ func (s *Server) shutdownConns() {
 func (s *Server) Close() error {
 	defer s.flushLog()
 	err := s.begin()
+	// Under s.mu, so that trackConn refuses every connection that the
+	// list below misses.
 	s.mu.Lock()
 	if !s.inClose.Swap(true) {
 		close(s.aborted)
 	}
-	conns := make([]Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
 	s.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range s.trackedConns() {
 		c.Close()
 	}
 	return err
