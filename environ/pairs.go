@@ -35,6 +35,14 @@ type Pair struct{ Name, Value string }
 // A front end that refuses repeated names (SCGI) does so before.
 type Pairs []Pair
 
+// A Lister lists an environ's pairs on demand, each time in a slice of
+// their own. A front end that decodes its pairs into a slice it reuses
+// passes one (gateway.Handler.Relist), so that an app that asks for its
+// Environ after the front end moved on still gets its own.
+type Lister interface {
+	ListPairs() Pairs
+}
+
 // Environ makes the Environ p stands for: each pair added in order with
 // Environ.Add, and a repeated name that Add refuses set to its later value.
 func (p Pairs) Environ() Environ {

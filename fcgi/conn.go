@@ -61,6 +61,11 @@ type conn struct {
 
 	wg sync.WaitGroup // handlers running, and a background read
 
+	// sparePairs is a slice for the next request's pairs, given back by
+	// the last request that ran (see request.givePairs): a kept-alive
+	// connection decodes PARAMS without an allocation for the pairs.
+	sparePairs atomic.Pointer[pairsBuf]
+
 	// Running a request on the read loop's goroutine (runInline).
 	bytesIn   int64          // bytes of records read, not yet counted; read loop only
 	inline    *request       // set by request.start: run it once its record is handled; read loop only

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/cgiref/cgiref/environ"
@@ -305,9 +306,10 @@ func readLength[T string | []byte](b T) (uint32, T, bool) {
 	return n, b[4:], true
 }
 
-// decodePairs decodes a complete PARAMS stream into its pairs, in order.
-// Every name and value is a substring of one string holding the whole
-// stream, so the decoding costs two allocations: that string and the pairs.
+// decodePairs decodes a complete PARAMS stream into its pairs, in order,
+// in dst's array when it is large enough. Every name and value is a
+// substring of s, so the decoding costs no allocation but that of the
+// slice when dst is too small.
 //
 // The pairs stand for the environ that environ.Pairs describes: a repeated
 // HTTP_* name (nginx before 1.23 sends a repeated request field as repeated
@@ -316,8 +318,7 @@ func readLength[T string | []byte](b T) (uint32, T, bool) {
 // the common configuration `include fastcgi_params; fastcgi_param
 // SCRIPT_NAME ...;` sends SCRIPT_NAME twice, the stock value first (as
 // PHP-FPM and net/http/fcgi, the later value wins).
-func decodePairs(block []byte) (environ.Pairs, error) {
-	s := string(block)
+func decodePairs(s string, dst environ.Pairs) (environ.Pairs, error) {
 	n := 0
 	for rest := s; len(rest) > 0; n++ {
 		var err error
@@ -325,7 +326,7 @@ func decodePairs(block []byte) (environ.Pairs, error) {
 			return nil, err
 		}
 	}
-	pairs := make(environ.Pairs, n)
+	pairs := slices.Grow(dst[:0], n)[:n]
 	for i := range pairs {
 		pairs[i].Name, pairs[i].Value, s, _ = nextPair(s)
 	}

@@ -349,7 +349,7 @@ func TestRecordReaderNoAllocs(t *testing.T) {
 
 // decodeParams decodes a PARAMS stream into the environ its pairs stand for.
 func decodeParams(block []byte) (environ.Environ, error) {
-	pairs, err := decodePairs(block)
+	pairs, err := decodePairs(string(block), nil)
 	if err != nil {
 		return nil, err
 	}

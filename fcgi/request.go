@@ -93,7 +93,9 @@ type request struct {
 	received  int64     // STDIN bytes received; read loop only
 
 	paramsp *[]byte         // PARAMS collected so far; nil once decoded
-	pairs   environ.Pairs   // from PARAMS
+	params  string          // PARAMS once decoded: pairs' names and values are its substrings
+	pairs   environ.Pairs   // from PARAMS, in pairsBuf's slice
+	pairBuf *pairsBuf       // the connection's, taken for pairs; given back when the request is done
 	env     environ.Environ // made from pairs when the server must change it (FixIISPathInfo)
 	stdin   *input          // nil: no body (or an authorizer)
 	data    *input          // nil but for a filter
@@ -220,16 +222,15 @@ func (c *conn) params(req *request, state reqState, content []byte) error {
 		*req.paramsp = append(*req.paramsp, content...)
 		return nil
 	}
-	pairs, err := decodePairs(*req.paramsp)
+	req.params = string(*req.paramsp)
 	req.releaseParams()
+	req.pairBuf = c.takePairs()
+	pairs, err := paramsPairs(req.params, req.pairBuf.pairs[:0])
 	if err != nil {
 		c.abuse(slog.LevelWarn, "fcgi: request refused: bad PARAMS", "request", req.id, "err", err)
 		return c.refuseRequest(req, http.StatusBadRequest, stats.BadRequest)
 	}
-	req.pairs = pairs
-	if req.get("CONTENT_LENGTH") == "-1" {
-		req.pairs = without(pairs, "CONTENT_LENGTH") // Caddy, for a chunked request: read STDIN to its end
-	}
+	req.pairs, req.pairBuf.pairs = pairs, pairs
 	if max := c.srv.maxBodyBytes(); max > 0 && req.role != roleAuthorizer {
 		if cl := req.get("CONTENT_LENGTH"); cl == "" {
 			// nginx sends it empty on a GET: nothing to check (and no
@@ -240,7 +241,8 @@ func (c *conn) params(req *request, state reqState, content []byte) error {
 		}
 	}
 	if c.srv.FixIISPathInfo {
-		req.env, req.pairs = req.pairs.Environ(), nil
+		req.env = req.pairs.Environ()
+		req.givePairs()
 		environ.StripScriptPrefix(req.env)
 	}
 	if c.srv.PingPath != "" && gateway.RequestPath(req.vars()) == c.srv.PingPath {
@@ -571,6 +573,9 @@ func (req *request) run() {
 	errw, flushErrs := req.errorStream(env)
 	// As gateway.NewBaseCGI, without an allocation of its own.
 	req.gw = gateway.Handler{Stdin: in, Stdout: &req.out, Stderr: errw, Environ: req.env, Pairs: req.pairs, Multithread: true}
+	if req.env == nil {
+		req.gw.Relist = req // the pairs' slice goes back to the connection below
+	}
 	h := &req.gw
 	h.Context, h.ScopedContext = req.ctx, true
 	h.Timeout = c.srv.RequestTimeout
@@ -595,6 +600,7 @@ func (req *request) run() {
 	if c.srv.AccessLog != nil {
 		c.srv.AccessLog(gateway.NewAccessRecord(env, res, start, "fcgi", outcome.String()))
 	}
+	req.givePairs()
 }
 
 // outcomeOf says how a request ended, from its cancellation cause, Run's
@@ -684,6 +690,60 @@ func (req *request) release() {
 	if req.data != nil {
 		req.data.Release()
 	}
+}
+
+// pairsBuf is a slice for a request's pairs, which a connection hands
+// from one request to the next.
+type pairsBuf struct{ pairs environ.Pairs }
+
+// maxSparePairs bounds the pairs a connection keeps a slice for, so that
+// one request with many variables does not pin its slice for good.
+const maxSparePairs = 256
+
+// takePairs returns the connection's spare slice for pairs, or a new one.
+func (c *conn) takePairs() *pairsBuf {
+	if b := c.sparePairs.Swap(nil); b != nil {
+		return b
+	}
+	return new(pairsBuf)
+}
+
+// givePairs gives the request's slice for pairs back to its connection,
+// once nothing reads them any more: the gateway lists them again from
+// params for an app that asks for its Environ later (ListPairs).
+func (req *request) givePairs() {
+	b := req.pairBuf
+	if b == nil {
+		return
+	}
+	req.pairBuf, req.pairs = nil, nil
+	if cap(b.pairs) > maxSparePairs {
+		return
+	}
+	clear(b.pairs) // do not keep the request's strings alive
+	b.pairs = b.pairs[:0]
+	req.c.sparePairs.Store(b)
+}
+
+// ListPairs lists the request's pairs again, in a slice of their own, for
+// an app that asks for its Environ (gateway.Handler.Relist).
+func (req *request) ListPairs() environ.Pairs {
+	pairs, _ := paramsPairs(req.params, nil) // decoded without error before
+	return pairs
+}
+
+// paramsPairs decodes a request's PARAMS into dst (reallocated when too
+// small), as the request sees them: a CONTENT_LENGTH of -1 (Caddy's, for a
+// chunked request: read STDIN to its end) is dropped.
+func paramsPairs(params string, dst environ.Pairs) (environ.Pairs, error) {
+	pairs, err := decodePairs(params, dst)
+	if err != nil {
+		return nil, err
+	}
+	if v, _ := pairs.Lookup("CONTENT_LENGTH"); v == "-1" {
+		pairs = without(pairs, "CONTENT_LENGTH")
+	}
+	return pairs, nil
 }
 
 // vars is the request's environ, read a variable at a time.

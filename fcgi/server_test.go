@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cgiref/cgiref/environ"
 	"github.com/cgiref/cgiref/gateway"
 	"github.com/cgiref/cgiref/internal/wine"
 )
@@ -956,4 +958,38 @@ func TestNoKeepConnDirectClose(t *testing.T) {
 	c.expectClosed()
 	c.conn.(*net.TCPConn).CloseWrite()
 	waitFor(t, closed, "the lingering connection's close")
+}
+
+// TestEnvironAfterReuse: a kept-alive connection decodes each request's
+// PARAMS into the slice the request before it used, and an app that keeps
+// a request and asks for its Environ after later requests ran still gets
+// that request's own (made from its PARAMS again), with Caddy's
+// CONTENT_LENGTH -1 dropped as during the request.
+func TestEnvironAfterReuse(t *testing.T) {
+	kept := make(chan *http.Request, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/keep" {
+			kept <- r
+		}
+		io.WriteString(w, r.URL.Path)
+	})
+	c := dial(t, startServer(t, &Server{Handler: h}))
+	first := append(getEnv("/keep"), [2]string{"HTTP_X_FIRST", "1"}, [2]string{"CONTENT_LENGTH", "-1"})
+	c.mustSend(requestBytes(1, roleResponder, flagKeepConn, first, nil))
+	if r := c.results(1)[1]; r.body() != "/keep" {
+		t.Fatalf("body %q", r.body())
+	}
+	for i := range 3 {
+		env := append(getEnv(fmt.Sprintf("/next/%d", i)), [2]string{"HTTP_X_NEXT", "2"}, [2]string{"SERVER_NAME", "other.test"})
+		c.mustSend(requestBytes(1, roleResponder, flagKeepConn, env, nil))
+		c.results(1)
+	}
+	want := environ.Environ{}
+	for _, kv := range first {
+		want[kv[0]] = kv[1]
+	}
+	delete(want, "CONTENT_LENGTH")
+	if got := gateway.Environ(<-kept); !maps.Equal(got, want) {
+		t.Errorf("Environ of the first request after three more = %v, want %v", got, want)
+	}
 }

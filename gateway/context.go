@@ -20,21 +20,38 @@ type Flags struct {
 // requestInfo is what a gateway attaches to each request's context.
 type requestInfo struct {
 	env    environ.Environ // the front end's, or nil when it gave pairs
-	pairs  environ.Pairs
-	once   sync.Once
-	made   environ.Environ // made from pairs, on the app's first call of Environ
-	errors io.Writer
-	flags  Flags
+	pairs  environ.Pairs   // read only while Run runs when relist is set
+	relist environ.Lister  // lists pairs again, for Environ
+	// software is the SERVER_SOFTWARE that Run added to pairs, for the
+	// pairs relist gives.
+	software string
+	once     sync.Once
+	made     environ.Environ // made from pairs, on the app's first call of Environ
+	errors   io.Writer
+	flags    Flags
 }
 
 // environ returns the request's environ, made from its pairs on the first
 // call when the front end gave pairs.
 func (ri *requestInfo) environ() environ.Environ {
-	if ri.env != nil || ri.pairs == nil {
+	if ri.env != nil || ri.pairs == nil && ri.relist == nil {
 		return ri.env
 	}
-	ri.once.Do(func() { ri.made = ri.pairs.Environ() })
+	ri.once.Do(func() { ri.made = ri.listPairs().Environ() })
 	return ri.made
+}
+
+// listPairs returns the request's pairs: listed again when the front end
+// may reuse those it gave.
+func (ri *requestInfo) listPairs() environ.Pairs {
+	if ri.relist == nil {
+		return ri.pairs
+	}
+	pairs := ri.relist.ListPairs()
+	if ri.software != "" {
+		pairs = append(pairs, environ.Pair{Name: "SERVER_SOFTWARE", Value: ri.software})
+	}
+	return pairs
 }
 
 type contextKey struct{}

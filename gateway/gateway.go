@@ -39,6 +39,12 @@ type Handler struct {
 	// a front end that receives pairs (FastCGI, SCGI) the map on every
 	// request. The app sees the same request and the same Environ.
 	Pairs environ.Pairs
+	// Relist, when set with Pairs, lists Pairs again, in a slice of their
+	// own, for an app that asks for its Environ: Run then reads Pairs only
+	// until it returns, and the front end may reuse their slice for its
+	// next request (fcgi does on a kept-alive connection). Its pairs must
+	// be those of Pairs.
+	Relist environ.Lister
 
 	// Multithread, Multiprocess and RunOnce describe the server to the app
 	// (RequestFlags), as wsgi.multithread, wsgi.multiprocess and
@@ -245,7 +251,11 @@ func (h *Handler) setVars(ri *requestInfo) {
 			}
 		} else if _, ok := pairs.Lookup("SERVER_SOFTWARE"); !ok {
 			pairs = append(pairs[:len(pairs):len(pairs)], environ.Pair{Name: "SERVER_SOFTWARE", Value: h.ServerSoftware})
+			ri.software = h.ServerSoftware
 		}
 	}
 	ri.env, ri.pairs = env, pairs
+	if env == nil {
+		ri.relist = h.Relist
+	}
 }

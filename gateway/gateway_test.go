@@ -753,3 +753,74 @@ func TestNewContextEnviron(t *testing.T) {
 		}
 	}
 }
+
+// relister lists a copy of its pairs and counts the calls.
+type relister struct {
+	pairs environ.Pairs
+	calls int
+}
+
+func (l *relister) ListPairs() environ.Pairs {
+	l.calls++
+	return slices.Clone(l.pairs)
+}
+
+// TestRelist: with Relist, the Environ the app asks for, during the request
+// or after Run returned and the front end reused the slice of Pairs, is
+// made from the pairs Relist gives, plus the SERVER_SOFTWARE that Run adds
+// in origin mode; Pairs are read only while Run runs.
+func TestRelist(t *testing.T) {
+	pairs := environ.Pairs{
+		{Name: "REQUEST_METHOD", Value: "GET"}, {Name: "SERVER_NAME", Value: "h"},
+		{Name: "SCRIPT_NAME", Value: "/a"}, {Name: "HTTP_ACCEPT", Value: "x"}, {Name: "HTTP_ACCEPT", Value: "y"},
+	}
+	want := environ.Environ{"REQUEST_METHOD": "GET", "SERVER_NAME": "h", "SCRIPT_NAME": "/a", "HTTP_ACCEPT": "x, y"}
+	tests := []struct {
+		name   string
+		origin bool
+		during bool // the app asks during the request too
+	}{
+		{"after Run", false, false},
+		{"during and after Run", false, true},
+		{"origin server, after Run", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &relister{pairs: slices.Clone(pairs)}
+			h := NewBaseCGI(nil, io.Discard, io.Discard, nil)
+			if tt.origin {
+				h = NewSimple(nil, io.Discard, io.Discard, nil)
+				h.ServerSoftware = "test/1"
+			}
+			h.Pairs, h.Relist = slices.Clone(pairs), l
+			var req *http.Request
+			var during environ.Environ
+			err := h.Run(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				req = r
+				if tt.during {
+					during = Environ(r)
+				}
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range h.Pairs { // the front end reuses the slice
+				h.Pairs[i] = environ.Pair{Name: "REQUEST_METHOD", Value: "POST"}
+			}
+			got := Environ(req)
+			want := maps.Clone(want)
+			if tt.origin {
+				want["SERVER_SOFTWARE"] = "test/1"
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("Environ(r) after Run = %v, want %v", got, want)
+			}
+			if tt.during && !maps.Equal(during, want) {
+				t.Errorf("Environ(r) during Run = %v, want %v", during, want)
+			}
+			if l.calls != 1 {
+				t.Errorf("ListPairs called %d times, want once", l.calls)
+			}
+		})
+	}
+}

@@ -33,20 +33,21 @@ type response struct {
 	body *reqBody
 	errs io.Writer
 
-	header    http.Header
-	status    int   // 0 until WriteHeader (or the first Write)
-	declared  int64 // the Content-Length the app set; -1 when none
-	written   int64 // body bytes the app wrote
-	buf       *[]byte
-	committed bool  // the header went out
-	done      bool  // the handler returned
-	failed    error // an app error answered with the error page
-	reported  bool  // a stdout error was logged
-	didPanic  bool  // the app panicked
-	errorPage bool  // the error answer went out
-
+	header     http.Header
+	status     int   // 0 until WriteHeader (or the first Write)
+	declared   int64 // the Content-Length the app set; -1 when none
+	written    int64 // body bytes the app wrote
+	buf        *[]byte
+	failed     error     // an app error answered with the error page
 	autoValues [2]string // the automatic Content-Length and Content-Type
-	isHead     bool
+
+	// The flags, together so that they take one word.
+	committed bool // the header went out
+	done      bool // the handler returned
+	reported  bool // a stdout error was logged
+	didPanic  bool // the app panicked
+	errorPage bool // the error answer went out
+	isHead    bool
 }
 
 // init prepares w to answer req.

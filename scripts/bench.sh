@@ -72,6 +72,10 @@
 #   BENCH_MEMPROFILERATE  with BENCH_PROFILE: bytes per allocation sample
 #                   (runtime.MemProfileRate; lower rates cost CPU that
 #                   shows in the CPU profile)            default 524288
+#   BENCH_PIN       "FRONT BACK": CPU lists (taskset -c) for nginx and wrk,
+#                   and for the backends, e.g. "0 1": each backend
+#                   then has cores of its own (and GOMAXPROCS as many),
+#                   which steadies its CPU per request       default: none
 #   NGINX           the nginx binary                             default: from PATH or /usr/sbin
 #
 # Missing tools (nginx, wrk, gcc, curl, libfcgi-dev) are installed with
@@ -87,6 +91,7 @@ UPSTREAM_KA=${BENCH_UPSTREAM_KEEPALIVE:-64}
 MEMRATE=${BENCH_MEMPROFILERATE:-524288}
 ONLY=${BENCH_ONLY:-}
 PROFILE=${BENCH_PROFILE:-}
+PIN=${BENCH_PIN:-}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -117,6 +122,17 @@ warm_s=$(seconds "$WARMUP")
 if [[ -n $PROFILE ]]; then
 	mkdir -p "$PROFILE" || die "cannot create BENCH_PROFILE=$PROFILE"
 	PROFILE=$(cd "$PROFILE" && pwd)
+fi
+
+front_run=() back_run=()
+if [[ -n $PIN ]]; then
+	read -r pin_front pin_back extra <<<"$PIN"
+	[[ -n $pin_back && -z $extra ]] || die "BENCH_PIN must be two CPU lists, such as \"0 1\""
+	command -v taskset >/dev/null || die "BENCH_PIN needs taskset (util-linux)"
+	for cpus in "$pin_front" "$pin_back"; do
+		taskset -c "$cpus" true 2>/dev/null || die "BENCH_PIN: taskset refuses the CPU list $cpus"
+	done
+	front_run=(taskset -c "$pin_front") back_run=(taskset -c "$pin_back")
 fi
 
 # --- tools -------------------------------------------------------------------
@@ -352,7 +368,7 @@ if [[ $nginx_help == *"-e filename"* ]]; then
 fi
 "$NGINX" -t -q "${nginx_args[@]}" ||
 	die "nginx rejects the configuration $tmp/nginx/nginx.conf"
-"$NGINX" "${nginx_args[@]}" &
+"${front_run[@]}" "$NGINX" "${nginx_args[@]}" &
 nginx_pid=$!
 pids+=("$nginx_pid")
 for name in "${names[@]}"; do
@@ -372,7 +388,7 @@ start_backend() {
 			args+=(-cpuprofile "$PROFILE/$name.pprof" -memprofile "$PROFILE/$name.mem.pprof" -memprofilerate "$MEMRATE")
 		fi
 	fi
-	env -u GOMAXPROCS "$tmp/bin/$be" "${args[@]}" 2>"$tmp/out/$name.$round.stderr" &
+	"${back_run[@]}" env -u GOMAXPROCS "$tmp/bin/$be" "${args[@]}" 2>"$tmp/out/$name.$round.stderr" &
 	REPLY=$!
 	pids+=("$REPLY")
 	wait_port "$port" "$REPLY"
@@ -401,7 +417,7 @@ check() {
 # reaches the traps at once instead of after wrk ends.
 run_wrk() {
 	local wpid rc=0
-	timeout $(($2 + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${2}s" "http://127.0.0.1:${front_port[$1]}/" >"$3" 2>&1 &
+	"${front_run[@]}" timeout $(($2 + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${2}s" "http://127.0.0.1:${front_port[$1]}/" >"$3" 2>&1 &
 	wpid=$!
 	pids+=("$wpid")
 	wait "$wpid" || rc=$?
@@ -500,7 +516,7 @@ for name in "${names[@]}"; do
 done
 
 echo
-echo "cgiref benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(go version | awk '{print $3}'), $("$NGINX" -v 2>&1 | sed 's/.*: //'), wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP), rounds $ROUNDS (median), load average before $load_before, after $(cut -d" " -f1-3 /proc/loadavg)"
+echo "cgiref benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(go version | awk '{print $3}'), $("$NGINX" -v 2>&1 | sed 's/.*: //'), wrk -t$THREADS -c$CONNS -d$DURATION (warm-up $WARMUP), rounds $ROUNDS (median), ${PIN:+pinned: nginx and wrk on CPU $pin_front, backends on CPU $pin_back, }load average before $load_before, after $(cut -d" " -f1-3 /proc/loadavg)"
 echo
 echo "CPU us/req: user+system CPU time of the process that answers (the backend; for nginx return, its worker) per request; less sensitive than requests/s to other load on the machine. nginx us/req: the same for nginx's worker."
 echo
