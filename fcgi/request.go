@@ -83,20 +83,26 @@ type request struct {
 	id       uint16
 	role     uint16
 	keepConn bool
+	state    reqState // guarded by c.mu
+	admitted bool     // it holds a slot under MaxRequests; handler goroutine only
+	// A request run on the read loop's goroutine (conn.runInline), and
+	// whether its background read took the read loop over.
+	inline    bool
+	handedOff bool
 
-	state reqState // guarded by c.mu
-	cause error    // why the request was cancelled; guarded by c.mu
+	cause error // why the request was cancelled; guarded by c.mu
 	// cancelled is set once cause is: a write checks it without the lock.
 	cancelled atomic.Bool
 	headerBy  time.Time // its PARAMS must be in by then
-	admitted  bool      // it holds a slot under MaxRequests; handler goroutine only
 	received  int64     // STDIN bytes received; read loop only
 
-	paramsp *[]byte         // PARAMS collected so far; nil once decoded
-	params  string          // PARAMS once decoded: pairs' names and values are its substrings
-	pairs   environ.Pairs   // from PARAMS, in pairsBuf's slice
-	pairBuf *pairsBuf       // the connection's, taken for pairs; given back when the request is done
-	env     environ.Environ // made from pairs when the server must change it (FixIISPathInfo)
+	paramsp *[]byte // PARAMS collected so far; nil once decoded
+	params  string  // PARAMS once decoded: the pairs' names and values are its substrings
+	// pairBuf holds the pairs decoded from params, in a slice the
+	// connection hands from request to request; nil before PARAMS end and
+	// once the request is done.
+	pairBuf *pairsBuf
+	env     environ.Environ // made from the pairs when the server must change it (FixIISPathInfo)
 	stdin   *input          // nil: no body (or an authorizer)
 	data    *input          // nil but for a filter
 
@@ -111,12 +117,7 @@ type request struct {
 	// bytes than the allocation it saves the others.)
 	gw gateway.Handler
 
-	// A request run on the read loop's goroutine (conn.runInline): the
-	// round of its background read, and whether that took the read loop
-	// over.
-	inline    bool
-	inlineGen uint64
-	handedOff bool
+	inlineGen uint64 // the round of an inline request's background read
 }
 
 // input is a request's STDIN or DATA stream: filled by the read loop, which
@@ -230,7 +231,7 @@ func (c *conn) params(req *request, state reqState, content []byte) error {
 		c.abuse(slog.LevelWarn, "fcgi: request refused: bad PARAMS", "request", req.id, "err", err)
 		return c.refuseRequest(req, http.StatusBadRequest, stats.BadRequest)
 	}
-	req.pairs, req.pairBuf.pairs = pairs, pairs
+	req.pairBuf.pairs = pairs
 	if max := c.srv.maxBodyBytes(); max > 0 && req.role != roleAuthorizer {
 		if cl := req.get("CONTENT_LENGTH"); cl == "" {
 			// nginx sends it empty on a GET: nothing to check (and no
@@ -241,7 +242,7 @@ func (c *conn) params(req *request, state reqState, content []byte) error {
 		}
 	}
 	if c.srv.FixIISPathInfo {
-		req.env = req.pairs.Environ()
+		req.env = req.pairs().Environ()
 		req.givePairs()
 		environ.StripScriptPrefix(req.env)
 	}
@@ -572,7 +573,7 @@ func (req *request) run() {
 	}
 	errw, flushErrs := req.errorStream(env)
 	// As gateway.NewBaseCGI, without an allocation of its own.
-	req.gw = gateway.Handler{Stdin: in, Stdout: &req.out, Stderr: errw, Environ: req.env, Pairs: req.pairs, Multithread: true}
+	req.gw = gateway.Handler{Stdin: in, Stdout: &req.out, Stderr: errw, Environ: req.env, Pairs: req.pairs(), Multithread: true}
 	if req.env == nil {
 		req.gw.Relist = req // the pairs' slice goes back to the connection below
 	}
@@ -716,7 +717,7 @@ func (req *request) givePairs() {
 	if b == nil {
 		return
 	}
-	req.pairBuf, req.pairs = nil, nil
+	req.pairBuf = nil
 	if cap(b.pairs) > maxSparePairs {
 		return
 	}
@@ -751,7 +752,19 @@ func (req *request) vars() environ.Source {
 	if req.env != nil {
 		return req.env
 	}
-	return &req.pairs
+	if req.pairBuf == nil {
+		return environ.Pairs(nil)
+	}
+	return &req.pairBuf.pairs
+}
+
+// pairs returns the request's pairs, nil before PARAMS end and once the
+// request is done.
+func (req *request) pairs() environ.Pairs {
+	if req.pairBuf == nil {
+		return nil
+	}
+	return req.pairBuf.pairs
 }
 
 // get returns one variable of the request's environ.
