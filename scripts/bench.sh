@@ -49,6 +49,14 @@
 #     reason. nginx's worker's CPU per request is shown next to it.
 #   - With BENCH_ROUNDS > 1 the configurations run interleaved, round after
 #     round, and the table shows the median rate (and median CPU).
+#   - BENCH_PIN="0 1" pins nginx and wrk to CPU 0 and each backend to CPU 1
+#     (taskset), so that the scheduler no longer moves the three across the
+#     cores: the backends' CPU per request then moves by about 3% between
+#     rounds instead of 15%, which is what comparing backends needs. The
+#     backends' GOMAXPROCS follows their one CPU, as a deployment pinned the
+#     same way gets. Requests/s then measure nginx and wrk on one core: the
+#     ceiling (nginx return) has one core instead of two, so the ratios to
+#     it are not those of an unpinned run.
 #   - The ratios printed are those of the performance goals: cgiref fcgi
 #     with keep-alive against proxy_pass to net/http and against the
 #     ceiling, cgiref fcgi without keep-alive against libfcgi, cgiref scgi
