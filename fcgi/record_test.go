@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -354,4 +355,43 @@ func decodeParams(block []byte) (environ.Environ, error) {
 		return nil, err
 	}
 	return pairs.Environ(), nil
+}
+
+// TestSparePairs: a request gives its slice of pairs back to its connection
+// cleared, unless it is over maxSparePairs; decoding into the spare slice
+// costs no allocation.
+func TestSparePairs(t *testing.T) {
+	c := &conn{}
+	if b := c.takePairs(); b == nil || b.pairs != nil {
+		t.Fatalf("takePairs with no spare = %+v, want a new empty one", b)
+	}
+	small := &request{c: c, pairBuf: &pairsBuf{pairs: make(environ.Pairs, 20)}}
+	small.pairBuf.pairs[0] = environ.Pair{Name: "A", Value: "b"}
+	small.givePairs()
+	b := c.sparePairs.Load()
+	if b == nil || len(b.pairs) != 0 || cap(b.pairs) != 20 || b.pairs[:1][0] != (environ.Pair{}) {
+		t.Fatalf("spare after givePairs = %+v, want the request's slice, empty and cleared", b)
+	}
+	if small.pairBuf != nil || small.vars() == nil {
+		t.Errorf("the request still holds its slice")
+	}
+	small.givePairs() // a second call does nothing
+	if got := c.takePairs(); got != b || c.sparePairs.Load() != nil {
+		t.Errorf("takePairs did not hand out the spare once")
+	}
+
+	params := string(pairs{{"REQUEST_METHOD", "GET"}, {"CONTENT_LENGTH", "-1"}, {"HTTP_HOST", "h"}}.encode())
+	dst := make(environ.Pairs, 0, 8)
+	if a := testing.AllocsPerRun(100, func() { dst, _ = paramsPairs(params, dst[:0]) }); a != 0 {
+		t.Errorf("decoding into the spare slice: %v allocations", a)
+	}
+	if want := (environ.Pairs{{Name: "REQUEST_METHOD", Value: "GET"}, {Name: "HTTP_HOST", Value: "h"}}); !slices.Equal(dst, want) {
+		t.Errorf("paramsPairs = %v, want %v (CONTENT_LENGTH -1 dropped)", dst, want)
+	}
+
+	big := &request{c: c, pairBuf: &pairsBuf{pairs: make(environ.Pairs, maxSparePairs+1)}}
+	big.givePairs()
+	if b := c.sparePairs.Load(); b != nil {
+		t.Errorf("the connection kept a slice of %d pairs, over maxSparePairs", cap(b.pairs))
+	}
 }

@@ -159,9 +159,7 @@ func appendField(b []byte, name, value string) []byte {
 // sendsHeader reports whether the answer has a status and header before its
 // body: always under CGI, and for an origin server unless the request is
 // HTTP/0.9.
-func (h *Handler) sendsHeader() bool {
-	return !h.OriginServer || !strings.EqualFold(h.variable("SERVER_PROTOCOL"), "HTTP/0.9")
-}
+func (h *Handler) sendsHeader() bool { return !h.http09 }
 
 const defaultErrorBody = "A server error occurred.  Please contact the administrator."
 

@@ -17,6 +17,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/cgiref/cgiref/environ"
@@ -98,6 +99,10 @@ type Handler struct {
 	Timeout time.Duration
 
 	result Result
+	// http09: an origin server answers an HTTP/0.9 request, with the body
+	// alone. Run sets it before the app runs, so that nothing reads the
+	// front end's Pairs once Run returned (see Relist).
+	http09 bool
 }
 
 // NewBaseCGI returns a Handler that answers as a CGI gateway (a Status
@@ -146,6 +151,7 @@ func (h *Handler) Run(app http.Handler) error {
 		Multithread: h.Multithread, Multiprocess: h.Multiprocess, RunOnce: h.RunOnce,
 	}}
 	h.setVars(&x.info)
+	h.http09 = h.OriginServer && strings.EqualFold(h.variable("SERVER_PROTOCOL"), "HTTP/0.9")
 	parent := h.Context
 	if parent == nil {
 		parent = context.Background()
