@@ -544,7 +544,9 @@ ratio() {
 		return
 	fi
 	r=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}')
-	if [[ -n $4 ]]; then
+	if [[ -n $4 && -n $PIN && $3 == nginx-return ]]; then
+		verdict="pinned: not the goal" # the ceiling had one core, not two
+	elif [[ -n $4 ]]; then
 		verdict=$(awk -v r="$r" -v g="$4" 'BEGIN {print (r >= g) ? "meets" : "BELOW"}')
 		verdict=">= $4: $verdict"
 	fi
