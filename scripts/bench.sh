@@ -51,7 +51,7 @@
 #     round, and the table shows the median rate (and median CPU).
 #   - BENCH_PIN="0 1" pins nginx and wrk to CPU 0 and each backend to CPU 1
 #     (taskset), so that the scheduler no longer moves the three across the
-#     cores: the backends' CPU per request then moves by about 3% between
+#     cores: the backends' CPU per request then moves by about 5% between
 #     rounds instead of 15%, which is what comparing backends needs. The
 #     backends' GOMAXPROCS follows their one CPU, as a deployment pinned the
 #     same way gets. Requests/s then measure nginx and wrk on one core: the
