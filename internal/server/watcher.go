@@ -57,13 +57,6 @@ func (w *Watcher[T]) Remove(x T) {
 	w.mu.Unlock()
 }
 
-// Len returns how many items are watched.
-func (w *Watcher[T]) Len() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.items)
-}
-
 // run ticks the items every Period until a round finds none.
 func (w *Watcher[T]) run() {
 	t := time.NewTimer(w.Period)

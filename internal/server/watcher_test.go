@@ -31,6 +31,13 @@ func (c *countTicker) count() int {
 	return c.ticks
 }
 
+// Len returns how many items are watched.
+func (w *Watcher[T]) Len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.items)
+}
+
 func (w *Watcher[T]) isRunning() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
